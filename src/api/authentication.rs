@@ -1,0 +1,75 @@
+//! Tag `authentication`: sign-up and sign-in.
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::schemas::{SecretField, SessionPayload, SignInResponseBody, SignUpOptionsBody};
+use crate::app::AppState;
+use crate::domain::Email;
+use crate::flows;
+
+/// The reference API's `maxLength` for passwords.
+const PASSWORD_MAX_CHARS: usize = 50;
+
+fn password_within_limit(password: &SecretField) -> Result<(), ApiError> {
+    use secrecy::ExposeSecret;
+    if password.0.expose_secret().chars().count() > PASSWORD_MAX_CHARS {
+        return Err(ApiError::invalid_request(format!("password must be at most {PASSWORD_MAX_CHARS} characters")));
+    }
+    Ok(())
+}
+
+#[derive(Object)]
+#[oai(rename = "SignUpEmailPasswordRequest", deny_unknown_fields)]
+pub struct SignUpEmailPasswordRequest {
+    /// Email address for the new account.
+    pub email: String,
+    /// Password for the new account.
+    pub password: SecretField,
+    pub options: Option<SignUpOptionsBody>,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignInEmailPasswordRequest", deny_unknown_fields)]
+pub struct SignInEmailPasswordRequest {
+    pub email: String,
+    pub password: SecretField,
+}
+
+pub struct AuthenticationApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Authentication")]
+impl AuthenticationApi {
+    /// Sign up with email and password
+    ///
+    /// Creates the user; the session is null when the email must be verified first.
+    #[oai(path = "/signup/email-password", method = "post", operation_id = "signUpEmailPassword")]
+    async fn signup_email_password(
+        &self,
+        body: Json<SignUpEmailPasswordRequest>,
+    ) -> Result<Json<SessionPayload>, ApiError> {
+        let body = body.0;
+        let email = Email::parse(&body.email)?;
+        password_within_limit(&body.password)?;
+        let options = body.options.unwrap_or_default().into();
+        let session = flows::signup::signup_email_password(&self.state, email, body.password.0, options).await?;
+        Ok(Json(SessionPayload { session: session.map(Into::into) }))
+    }
+
+    /// Sign in with email and password
+    #[oai(path = "/signin/email-password", method = "post", operation_id = "signInEmailPassword")]
+    async fn signin_email_password(
+        &self,
+        body: Json<SignInEmailPasswordRequest>,
+    ) -> Result<Json<SignInResponseBody>, ApiError> {
+        let body = body.0;
+        let email =
+            Email::parse(&body.email).map_err(|_| ApiError::invalid_request("email is not a valid email address"))?;
+        password_within_limit(&body.password)?;
+        let session = flows::signin::signin_email_password(&self.state, email, body.password.0).await?;
+        Ok(Json(SignInResponseBody { session: Some(session.into()), mfa: None }))
+    }
+}

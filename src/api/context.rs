@@ -1,0 +1,82 @@
+//! Per-request context: a request id (the caller's `X-Request-Id` if it looks sane, else a new UUIDv7) in a
+//! task-local and a tracing span, a bounded request body, the `X-Request-Id` response header, and the
+//! conversion of every escaped error into the JSON error shape inside that context.
+use poem::http::HeaderValue;
+use poem::web::headers::{ContentLength, HeaderMapExt};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::error::{ApiError, error_response};
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served ("-" outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_string())
+}
+
+fn incoming_request_id(req: &Request) -> Option<String> {
+    let id = req.header("x-request-id")?;
+    let sane = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    sane.then(|| id.to_string())
+}
+
+async fn read_bounded_body(req: &mut Request, max_body_bytes: usize) -> Result<(), ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(poem_openapi::payload::Json(super::error::ErrorBody {
+            status: 413,
+            error: "invalid-request".into(),
+            message: format!("The request body is larger than {max_body_bytes} bytes"),
+        }))
+    };
+    if let Some(ContentLength(length)) = req.headers().typed_get::<ContentLength>()
+        && length > max_body_bytes as u64
+    {
+        return Err(too_large());
+    }
+    let bytes = req.take_body().into_bytes_limit(max_body_bytes).await.map_err(|e| match e {
+        poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+        other => ApiError::invalid_request(format!("cannot read the request body: {other}")),
+    })?;
+    // An empty body is no body, whatever the headers say: endpoints with an optional body then see none
+    // instead of failing on a missing content type.
+    if bytes.is_empty() && req.header("content-type").is_none() {
+        req.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    }
+    req.set_body(bytes);
+    Ok(())
+}
+
+/// The outermost middleware of every route.
+pub async fn with_request_context<E: Endpoint>(next: E, mut req: Request, max_body_bytes: usize) -> Response {
+    let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), async move {
+            if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
+                return error.into_response();
+            }
+            match next.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(error) => error_response(error),
+            }
+        })
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request served"
+        )
+    });
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

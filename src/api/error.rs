@@ -1,0 +1,126 @@
+//! The single table from errors to HTTP: [`ApiError`] carries nhost's `{"status","error","message"}` body
+//! with the reference API's error codes. Framework errors (unparsable JSON, wrong types, unknown fields,
+//! oversized bodies, unknown routes) get the same shape through [`error_response`]. A 500 shows only the
+//! request id; its cause goes to the log.
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+use super::context::current_request_id;
+use crate::error::AuthError;
+
+/// The error body of every failed request.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ErrorResponse")]
+pub struct ErrorBody {
+    /// HTTP status code.
+    pub status: u16,
+    /// Stable error code, e.g. `invalid-email-password`.
+    pub error: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or breaks a rule.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Credentials are missing, wrong or expired.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The action is not allowed.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The resource conflicts with an existing one, or the endpoint is disabled.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The request body is too large.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// An internal fault; the body holds only a request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+fn body(status: StatusCode, error: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody { status: status.as_u16(), error: error.to_string(), message: message.into() })
+}
+
+impl ApiError {
+    pub fn bad_request(error: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest(body(StatusCode::BAD_REQUEST, error, message))
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::bad_request("invalid-request", message)
+    }
+
+    fn unauthorized(error: &str, message: impl Into<String>) -> Self {
+        ApiError::Unauthorized(body(StatusCode::UNAUTHORIZED, error, message))
+    }
+
+    /// A 500 whose cause is logged with the request id and never sent.
+    pub fn internal(cause: &dyn std::fmt::Debug) -> Self {
+        let request_id = current_request_id();
+        tracing::error!(%request_id, cause = ?cause, "internal error");
+        ApiError::Internal(body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-server-error",
+            format!("Internal server error (request id {request_id})"),
+        ))
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        let message = error.to_string();
+        match error {
+            AuthError::InvalidRequest(_) => Self::invalid_request(message),
+            AuthError::PasswordTooShort => Self::bad_request("password-too-short", message),
+            AuthError::RoleNotAllowed => Self::bad_request("role-not-allowed", message),
+            AuthError::DefaultRoleMustBeInAllowedRoles => {
+                Self::bad_request("default-role-must-be-in-allowed-roles", message)
+            }
+            AuthError::RedirectToNotAllowed => Self::bad_request("redirectTo-not-allowed", message),
+            AuthError::InvalidEmailPassword => Self::unauthorized("invalid-email-password", message),
+            AuthError::DisabledUser => Self::unauthorized("disabled-user", message),
+            AuthError::UnverifiedUser => Self::unauthorized("unverified-user", message),
+            AuthError::InvalidRefreshToken => Self::unauthorized("invalid-refresh-token", message),
+            AuthError::Unauthenticated(_) => Self::unauthorized("invalid-request", message),
+            AuthError::SignupDisabled => ApiError::Forbidden(body(StatusCode::FORBIDDEN, "signup-disabled", message)),
+            AuthError::EmailAlreadyInUse => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "email-already-in-use", message))
+            }
+            AuthError::DisabledEndpoint => ApiError::Conflict(body(StatusCode::CONFLICT, "disabled-endpoint", message)),
+            AuthError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+/// Turns any error that escaped a handler (framework errors included) into the JSON error shape.
+pub fn error_response(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        return error.into_response();
+    }
+    let status = error.status();
+    let api_error = match status {
+        StatusCode::NOT_FOUND => {
+            return (status, body(status, "route-not-found", "No such route")).into_response();
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            return (status, body(status, "method-not-allowed", "Method not allowed on this route")).into_response();
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(body(status, "invalid-request", "The request body is too large"))
+        }
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized("invalid-request", "Missing or invalid bearer token"),
+        status if status.is_client_error() => {
+            // Parse errors describe the client's own request (field names, expected types); safe to return.
+            return (status, body(status, "invalid-request", error.to_string())).into_response();
+        }
+        _ => ApiError::internal(&error),
+    };
+    api_error.into_response()
+}

@@ -1,0 +1,56 @@
+//! The HTTP edge: the only module that imports poem. One API struct per tag of the reference API; handlers
+//! parse the request into domain values, call one flow and map the result. `routes` adds the OpenAPI
+//! document (`/openapi.json`), a human docs page (`/docs`) and the request context middleware, all under
+//! `AUTH_API_PREFIX`.
+pub mod authentication;
+pub mod context;
+pub mod error;
+pub mod schemas;
+pub mod security;
+pub mod session;
+pub mod system;
+pub mod user;
+
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::app::AppState;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign-up and sign-in.
+    Authentication,
+    /// Token refresh, verification and sign-out.
+    Session,
+    /// The signed-in user's account.
+    User,
+    /// Health, version and public keys.
+    System,
+}
+
+pub type Apis = (authentication::AuthenticationApi, session::SessionApi, user::UserApi, system::SystemApi);
+
+/// The OpenAPI service (also used to write the committed `openapi.json`).
+pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
+    let apis = (
+        authentication::AuthenticationApi { state: state.clone() },
+        session::SessionApi { state: state.clone() },
+        user::UserApi { state: state.clone() },
+        system::SystemApi { state: state.clone() },
+    );
+    OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
+        .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")
+        .server(state.config.http.server_url.as_str().trim_end_matches('/'))
+}
+
+/// Every route of the service.
+pub fn routes(state: AppState) -> impl Endpoint<Output = poem::Response> {
+    let api = service(&state);
+    let spec = api.spec_endpoint();
+    let docs = api.redoc();
+    let inner = Route::new().at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
+    let prefix = state.config.http.api_prefix.clone();
+    let route = if prefix.is_empty() { inner } else { Route::new().nest(prefix, inner) };
+    let max_body_bytes = state.config.http.max_body_bytes;
+    route.around(move |next, req| async move { Ok(context::with_request_context(next, req, max_body_bytes).await) })
+}

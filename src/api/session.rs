@@ -1,0 +1,85 @@
+//! Tag `session`: refreshing, verifying and ending sessions.
+use poem::Request;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::schemas::{SecretField, SessionBody};
+use super::security::optional_bearer;
+use crate::app::AppState;
+use crate::flows;
+
+#[derive(Object)]
+#[oai(rename = "RefreshTokenRequest", deny_unknown_fields)]
+pub struct RefreshTokenRequest {
+    /// The refresh token of the session.
+    #[oai(rename = "refreshToken")]
+    pub refresh_token: SecretField,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignOutRequest")]
+pub struct SignOutRequest {
+    /// The refresh token of the session to end.
+    #[oai(rename = "refreshToken")]
+    pub refresh_token: Option<SecretField>,
+    /// End every session of the user (needs a bearer token).
+    pub all: Option<bool>,
+}
+
+#[derive(Object)]
+#[oai(rename = "VerifyTokenRequest", deny_unknown_fields)]
+pub struct VerifyTokenRequest {
+    /// The access token to verify; the bearer token is used when absent.
+    pub token: Option<String>,
+}
+
+pub struct SessionApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Session")]
+impl SessionApi {
+    /// Refresh access token
+    ///
+    /// Exchanges a refresh token for a new session; the presented token is rotated.
+    #[oai(path = "/token", method = "post", operation_id = "refreshToken")]
+    async fn refresh_token(&self, body: Json<RefreshTokenRequest>) -> Result<Json<SessionBody>, ApiError> {
+        use secrecy::ExposeSecret;
+        let session = flows::session::refresh(&self.state, body.0.refresh_token.0.expose_secret()).await?;
+        Ok(Json(session.into()))
+    }
+
+    /// Verify JWT token
+    ///
+    /// Checks an access token given in the body, or else the bearer token.
+    #[oai(path = "/token/verify", method = "post", operation_id = "verifyToken")]
+    async fn verify_token(
+        &self,
+        req: &Request,
+        body: Json<Option<VerifyTokenRequest>>,
+    ) -> Result<Json<String>, ApiError> {
+        let token = body.0.and_then(|b| b.token).or_else(|| optional_bearer(req).map(str::to_string));
+        let token = token.ok_or_else(|| ApiError::invalid_request("no token in the body or Authorization header"))?;
+        flows::session::authenticate(&self.state, &token)?;
+        Ok(Json("OK".to_string()))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the session of the refresh token, or with `all` every session of the bearer's user.
+    #[oai(path = "/signout", method = "post", operation_id = "signOut")]
+    async fn sign_out(&self, req: &Request, body: Json<SignOutRequest>) -> Result<Json<String>, ApiError> {
+        use secrecy::ExposeSecret;
+        let body = body.0;
+        let all = body.all.unwrap_or(false);
+        let bearer = match (all, optional_bearer(req)) {
+            (true, Some(token)) => Some(flows::session::authenticate(&self.state, token)?),
+            _ => None,
+        };
+        let refresh_token = body.refresh_token.as_ref().map(|t| t.0.expose_secret());
+        flows::session::sign_out(&self.state, refresh_token, all, bearer.as_ref()).await?;
+        Ok(Json("OK".to_string()))
+    }
+}

@@ -1,0 +1,186 @@
+//! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
+//! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret` and `version`.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+
+use crate::app::{self, AppState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db;
+use crate::jwt::JwtKeys;
+
+#[derive(Debug, Parser)]
+#[command(name = "hauth", version, about = "Authentication for the Hasura GraphQL engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (configuration from the environment).
+    Serve,
+    /// Run a private Postgres cluster with generated dev secrets, migrate and serve.
+    Dev {
+        /// Folder for the cluster and the generated secrets.
+        #[arg(long, default_value = ".hauth-dev")]
+        data_dir: PathBuf,
+        /// Port of the private Postgres cluster.
+        #[arg(long, default_value_t = 54329)]
+        pg_port: u16,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Hasura integration commands.
+    Hasura {
+        #[command(subcommand)]
+        command: HasuraCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets redacted.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HasuraCommand {
+    /// Print the HASURA_GRAPHQL_JWT_SECRET Hasura needs to trust this service.
+    JwtSecret,
+}
+
+/// The `HASURA_GRAPHQL_JWT_SECRET` for Hasura: the JWKS URL for asymmetric keys, the shared key for HS*.
+pub fn hasura_jwt_secret(config: &Config, keys: &JwtKeys) -> serde_json::Value {
+    let secret = &config.jwt.secret;
+    let mut out = serde_json::Map::new();
+    if keys.is_hmac() {
+        out.insert("type".into(), secret.key_type.clone().into());
+        out.insert("key".into(), secret.key.as_ref().map(|k| k.expose_secret().to_string()).unwrap_or_default().into());
+    } else {
+        let jwks = format!("{}/.well-known/jwks.json", config.http.server_url.as_str().trim_end_matches('/'));
+        out.insert("jwk_url".into(), jwks.into());
+    }
+    out.insert("issuer".into(), keys.issuer.clone().into());
+    out.insert("claims_namespace".into(), keys.namespace.clone().into());
+    out.insert("claims_format".into(), if keys.stringified_claims { "stringified_json" } else { "json" }.into());
+    if let Some(audience) = &keys.audience {
+        out.insert("audience".into(), audience.clone().into());
+    }
+    if keys.allowed_skew > 0 {
+        out.insert("allowed_skew".into(), keys.allowed_skew.into());
+    }
+    serde_json::Value::Object(out)
+}
+
+fn load_config(vars: &HashMap<String, String>) -> anyhow::Result<Config> {
+    Config::from_env(vars).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn shutdown_signal(token: tokio_util::sync::CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    token.cancel();
+}
+
+async fn serve_with(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(&config.log.filter, config.log.json);
+    let state = AppState::build(config, Clock::System)?;
+    let token = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shutdown_signal(token.clone()));
+    app::serve(state, token).await
+}
+
+/// Dev secrets persist in the data folder so restarts keep sessions valid.
+fn dev_secrets(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("jwt-key");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 64
+    {
+        return Ok(existing.trim().to_string());
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let key = hex::encode(bytes);
+    std::fs::write(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(key)
+}
+
+async fn dev(data_dir: &Path, pg_port: u16) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    let cluster = crate::pgcluster::PrivateCluster::start(&data_dir.join("postgres"), pg_port, false)?;
+    let key = dev_secrets(data_dir)?;
+    let mut vars: HashMap<String, String> = std::env::vars().collect();
+    let mut default = |name: &str, value: String| {
+        vars.entry(name.to_string()).or_insert(value);
+    };
+    default("DATABASE_URL", cluster.url("postgres"));
+    default("HASURA_GRAPHQL_JWT_SECRET", serde_json::json!({"type": "HS256", "key": key}).to_string());
+    default("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "false".into());
+    default("AUTH_LOG_FORMAT", "text".into());
+    let config = load_config(&vars)?;
+    let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!(e))?;
+    println!("hauth dev: Postgres on 127.0.0.1:{pg_port} (data in {})", cluster.data_dir.display());
+    println!("hauth dev: API on {}", config.http.server_url);
+    println!("HASURA_GRAPHQL_JWT_SECRET='{}'", hasura_jwt_secret(&config, &keys));
+    serve_with(config).await
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    match cli.command {
+        Command::Serve => serve_with(load_config(&vars)?).await,
+        Command::Dev { data_dir, pg_port } => dev(&data_dir, pg_port).await,
+        Command::Migrate => {
+            let config = load_config(&vars)?;
+            crate::telemetry::init(&config.log.filter, config.log.json);
+            let applied = db::migrate::run(config.database.migrations_url()).await?;
+            println!("applied {} migration(s): {applied:?}", applied.len());
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Check } => {
+            let config = load_config(&vars)?;
+            print!("{}", config.redacted());
+            Ok(())
+        }
+        Command::Hasura { command: HasuraCommand::JwtSecret } => {
+            let config = load_config(&vars)?;
+            let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!(e))?;
+            println!("{}", hasura_jwt_secret(&config, &keys));
+            Ok(())
+        }
+        Command::Version => {
+            println!("hauth {} (schema version {})", env!("CARGO_PKG_VERSION"), db::migrate::latest_version());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,1 @@
+delete from auth.refresh_tokens where user_id = $1

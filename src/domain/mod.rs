@@ -1,0 +1,9 @@
+//! Value types and pure rules. Request strings become these types at the edge, so nothing below `api/`
+//! handles a raw string that carries meaning.
+pub mod email;
+pub mod password;
+pub mod refresh_token;
+pub mod user;
+
+pub use email::Email;
+pub use refresh_token::RefreshToken;

@@ -1,0 +1,157 @@
+//! Password hashing. New hashes are argon2id (OWASP parameters by default); bcrypt hashes written by nhost
+//! (`$2a$`, `$2b$`, `$2y$`) are verified and flagged for re-hashing. Hashing runs on the blocking pool with
+//! bounded concurrency so a burst of sign-ins cannot starve the async workers. When there is no stored hash
+//! (unknown email), a dummy hash is verified instead so the response time does not reveal it.
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+use crate::config::PasswordConfig;
+use crate::error::AuthError;
+
+pub fn argon2_params(config: &PasswordConfig) -> Result<Params, String> {
+    Params::new(config.memory_kib, config.iterations, config.parallelism, None).map_err(|e| e.to_string())
+}
+
+/// The result of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub matches: bool,
+    /// The stored hash is bcrypt or uses other argon2 parameters: store a fresh hash.
+    pub needs_rehash: bool,
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish_non_exhaustive()
+    }
+}
+
+fn argon2(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn hash_blocking(params: &Params, password: &str) -> Result<String, AuthError> {
+    argon2(params)
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| AuthError::internal(format!("argon2 hashing failed: {e}")))
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
+}
+
+fn verify_blocking(params: &Params, password: &str, stored: &str) -> Verification {
+    if is_bcrypt(stored) {
+        let matches = bcrypt::verify(password, stored).unwrap_or(false);
+        return Verification { matches, needs_rehash: true };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verification { matches: false, needs_rehash: false };
+    };
+    let matches = argon2(params).verify_password(password.as_bytes(), &parsed).is_ok();
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && Params::try_from(&parsed)
+            .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()) == (params.m_cost(), params.t_cost(), params.p_cost()))
+            .unwrap_or(false);
+    Verification { matches, needs_rehash: !current }
+}
+
+impl PasswordHasher {
+    pub fn new(config: &PasswordConfig) -> Result<Self, AuthError> {
+        let params = argon2_params(config).map_err(AuthError::internal)?;
+        let dummy_hash = hash_blocking(&params, "hauth-dummy-password-for-constant-time")?;
+        Ok(PasswordHasher {
+            params,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Params) -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let _permit = self.permits.acquire().await.map_err(|_| AuthError::internal("password hashing pool closed"))?;
+        let params = self.params.clone();
+        tokio::task::spawn_blocking(move || work(&params))
+            .await
+            .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+    }
+
+    /// A new argon2id hash of `password`.
+    pub async fn hash(&self, password: &SecretString) -> Result<String, AuthError> {
+        let password = password.clone();
+        self.run_blocking(move |params| hash_blocking(params, password.expose_secret())).await?
+    }
+
+    /// Checks `password` against `stored`; with no stored hash, spends the same time on a dummy hash and
+    /// reports no match.
+    pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<Verification, AuthError> {
+        let password = password.clone();
+        let (stored, real) = match stored {
+            Some(stored) => (stored.to_string(), true),
+            None => (self.dummy_hash.to_string(), false),
+        };
+        let verification =
+            self.run_blocking(move |params| verify_blocking(params, password.expose_secret(), &stored)).await?;
+        Ok(if real { verification } else { Verification { matches: false, needs_rehash: false } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordConfig {
+        PasswordConfig { memory_kib: 1024, iterations: 1, parallelism: 1, max_concurrent_hashes: 2 }
+    }
+
+    #[tokio::test]
+    async fn argon2id_round_trip() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        let password = SecretString::from("correct horse");
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        let ok = hasher.verify(&password, Some(&hash)).await.unwrap();
+        assert_eq!(ok, Verification { matches: true, needs_rehash: false });
+        let wrong = hasher.verify(&SecretString::from("wrong"), Some(&hash)).await.unwrap();
+        assert!(!wrong.matches);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_from_nhost_verify_and_ask_for_rehash() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        let stored = bcrypt::hash("legacy-pass", 4).unwrap().replacen("$2b$", "$2a$", 1);
+        let ok = hasher.verify(&SecretString::from("legacy-pass"), Some(&stored)).await.unwrap();
+        assert_eq!(ok, Verification { matches: true, needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn other_argon2_parameters_ask_for_rehash() {
+        let old = PasswordHasher::new(&cheap()).unwrap();
+        let hash = old.hash(&SecretString::from("pw")).await.unwrap();
+        let new = PasswordHasher::new(&PasswordConfig { memory_kib: 2048, ..cheap() }).unwrap();
+        let v = new.verify(&SecretString::from("pw"), Some(&hash)).await.unwrap();
+        assert_eq!(v, Verification { matches: true, needs_rehash: true });
+    }
+
+    #[tokio::test]
+    async fn missing_hash_never_matches() {
+        let hasher = PasswordHasher::new(&cheap()).unwrap();
+        let v = hasher.verify(&SecretString::from("hauth-dummy-password-for-constant-time"), None).await.unwrap();
+        assert!(!v.matches);
+    }
+}

@@ -1,0 +1,199 @@
+//! Users as the API shows them, and the rules that turn sign-up options into a new user: allowed roles
+//! within the configured set, the default role among them, an allowed locale, a display name of letters,
+//! digits, symbols and a few separators (no markup characters), metadata as a JSON object.
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
+use regex::Regex;
+use uuid::Uuid;
+
+use super::Email;
+use crate::config::UserConfig;
+use crate::error::AuthError;
+
+/// A stored user with their roles.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub display_name: String,
+    pub avatar_url: String,
+    pub locale: String,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub email_verified: bool,
+    pub phone_number_verified: bool,
+    pub default_role: String,
+    pub is_anonymous: bool,
+    pub disabled: bool,
+    pub metadata: serde_json::Value,
+    pub active_mfa_type: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// A user about to be inserted.
+#[derive(Debug)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: Option<Email>,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub avatar_url: String,
+    pub locale: String,
+    pub default_role: String,
+    pub allowed_roles: Vec<String>,
+    pub metadata: serde_json::Value,
+    pub email_verified: bool,
+    pub is_anonymous: bool,
+    pub disabled: bool,
+}
+
+/// Sign-up options as the client sent them (`SignUpOptions` in the reference API).
+#[derive(Debug, Default, Clone)]
+pub struct SignupOptions {
+    pub allowed_roles: Option<Vec<String>>,
+    pub default_role: Option<String>,
+    pub display_name: Option<String>,
+    pub locale: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub redirect_to: Option<String>,
+}
+
+/// The profile a new user gets from their options and the configuration.
+#[derive(Debug, PartialEq)]
+pub struct Profile {
+    pub allowed_roles: Vec<String>,
+    pub default_role: String,
+    pub display_name: String,
+    pub locale: String,
+    pub metadata: serde_json::Value,
+    pub avatar_url: String,
+}
+
+static DISPLAY_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\p{S} ,.'-]+$").ok());
+
+fn display_name_ok(name: &str) -> bool {
+    name.chars().count() <= 32 && DISPLAY_NAME.as_ref().is_some_and(|re| re.is_match(name))
+}
+
+/// Gravatar's URL for an address (md5 of the trimmed, lower-cased email, as Gravatar defines it).
+pub fn gravatar_url(email: &str, default: &str, rating: &str) -> String {
+    let digest = Md5::digest(email.trim().to_lowercase().as_bytes());
+    format!("https://www.gravatar.com/avatar/{}?d={default}&r={rating}", hex::encode(digest))
+}
+
+impl SignupOptions {
+    /// Applies nhost's rules; `email` is the default display name and the Gravatar source.
+    pub fn resolve(&self, config: &UserConfig, email: Option<&Email>) -> Result<Profile, AuthError> {
+        let allowed_roles = match &self.allowed_roles {
+            Some(roles) => {
+                if roles.iter().any(|role| !config.default_allowed_roles.contains(role)) {
+                    return Err(AuthError::RoleNotAllowed);
+                }
+                roles.clone()
+            }
+            None => config.default_allowed_roles.clone(),
+        };
+        let default_role = self.default_role.clone().unwrap_or_else(|| config.default_role.clone());
+        if !allowed_roles.contains(&default_role) {
+            return Err(AuthError::DefaultRoleMustBeInAllowedRoles);
+        }
+        // nhost replaces a locale it does not allow with the default rather than refusing the sign-up.
+        let locale = self
+            .locale
+            .clone()
+            .filter(|locale| config.allowed_locales.contains(locale))
+            .unwrap_or_else(|| config.locale_default.clone());
+        let display_name = match &self.display_name {
+            Some(name) if !display_name_ok(name) => {
+                return Err(AuthError::InvalidRequest(
+                    "options.displayName may hold at most 32 letters, digits, symbols, spaces and , . ' -".into(),
+                ));
+            }
+            Some(name) => name.clone(),
+            None => email.map(|e| e.as_str().to_string()).unwrap_or_default(),
+        };
+        let metadata = match &self.metadata {
+            None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+            Some(value @ serde_json::Value::Object(_)) => value.clone(),
+            Some(_) => return Err(AuthError::InvalidRequest("options.metadata must be an object".into())),
+        };
+        let avatar_url = match email {
+            Some(email) if config.gravatar_enabled => {
+                gravatar_url(email.as_str(), &config.gravatar_default, &config.gravatar_rating)
+            }
+            _ => String::new(),
+        };
+        Ok(Profile { allowed_roles, default_role, display_name, locale, metadata, avatar_url })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> UserConfig {
+        UserConfig {
+            default_role: "user".into(),
+            default_allowed_roles: vec!["user".into(), "me".into(), "editor".into()],
+            locale_default: "en".into(),
+            allowed_locales: vec!["en".into(), "fr".into()],
+            password_min_length: 3,
+            disable_signup: false,
+            disable_new_users: false,
+            email_verified_required: false,
+            gravatar_enabled: false,
+            gravatar_default: "blank".into(),
+            gravatar_rating: "g".into(),
+        }
+    }
+
+    #[test]
+    fn defaults_come_from_configuration() {
+        let email = Email::parse("ada@example.com").unwrap();
+        let profile = SignupOptions::default().resolve(&config(), Some(&email)).unwrap();
+        assert_eq!(profile.allowed_roles, vec!["user", "me", "editor"]);
+        assert_eq!(profile.default_role, "user");
+        assert_eq!(profile.display_name, "ada@example.com");
+        assert_eq!(profile.locale, "en");
+    }
+
+    #[test]
+    fn roles_outside_the_configured_set_are_refused() {
+        let options = SignupOptions { allowed_roles: Some(vec!["admin".into()]), ..Default::default() };
+        assert!(matches!(options.resolve(&config(), None), Err(AuthError::RoleNotAllowed)));
+    }
+
+    #[test]
+    fn default_role_must_be_allowed() {
+        let options = SignupOptions {
+            allowed_roles: Some(vec!["me".into()]),
+            default_role: Some("user".into()),
+            ..Default::default()
+        };
+        assert!(matches!(options.resolve(&config(), None), Err(AuthError::DefaultRoleMustBeInAllowedRoles)));
+    }
+
+    #[test]
+    fn locale_and_display_name_rules() {
+        let other_locale = SignupOptions { locale: Some("de".into()), ..Default::default() };
+        assert_eq!(other_locale.resolve(&config(), None).unwrap().locale, "en");
+        let french = SignupOptions { locale: Some("fr".into()), ..Default::default() };
+        assert_eq!(french.resolve(&config(), None).unwrap().locale, "fr");
+        for bad in ["a/b", "x:y", "&amp", "&lt;b&gt;"] {
+            let options = SignupOptions { display_name: Some(bad.into()), ..Default::default() };
+            assert!(matches!(options.resolve(&config(), None), Err(AuthError::InvalidRequest(_))), "{bad}");
+        }
+        let good = SignupOptions { display_name: Some("Zoë O'Neil-Ünal".into()), ..Default::default() };
+        assert_eq!(good.resolve(&config(), None).unwrap().display_name, "Zoë O'Neil-Ünal");
+    }
+
+    #[test]
+    fn gravatar_url_uses_the_md5_of_the_normalised_email() {
+        assert_eq!(
+            gravatar_url(" MyEmailAddress@example.com ", "blank", "g"),
+            "https://www.gravatar.com/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346?d=blank&r=g"
+        );
+    }
+}

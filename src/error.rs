@@ -1,0 +1,43 @@
+//! `AuthError`: the one error every flow returns. Each variant is something a client can act on and maps
+//! to one stable, nhost-compatible error code in `api/error.rs`; `Internal` carries the cause for the log
+//! and is never shown to clients.
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("Incorrect email or password")]
+    InvalidEmailPassword,
+    #[error("Email already in use")]
+    EmailAlreadyInUse,
+    #[error("Password is too short")]
+    PasswordTooShort,
+    #[error("Role not allowed")]
+    RoleNotAllowed,
+    #[error("Default role must be in allowed roles")]
+    DefaultRoleMustBeInAllowedRoles,
+    #[error("The value of \"options.redirectTo\" is not allowed.")]
+    RedirectToNotAllowed,
+    #[error("Sign up is disabled.")]
+    SignupDisabled,
+    #[error("User is disabled")]
+    DisabledUser,
+    #[error("User is not verified.")]
+    UnverifiedUser,
+    #[error("Invalid or expired refresh token")]
+    InvalidRefreshToken,
+    /// A missing, malformed, expired or wrongly signed access token.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("This endpoint is disabled")]
+    DisabledEndpoint,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AuthError {
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        AuthError::Internal(anyhow::anyhow!("{context}"))
+    }
+}

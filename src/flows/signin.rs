@@ -1,0 +1,40 @@
+//! Sign-in with email and password. The password is checked before anything else about the account is
+//! revealed, and an unknown email costs the same password check (against a dummy hash), so neither the
+//! response nor its timing tells whether the email exists. bcrypt hashes from nhost, and argon2 hashes
+//! with outdated parameters, are replaced by a fresh argon2id hash on success.
+use secrecy::SecretString;
+
+use crate::app::AppState;
+use crate::db;
+use crate::domain::Email;
+use crate::error::AuthError;
+use crate::flows::Session;
+
+pub async fn signin_email_password(
+    state: &AppState,
+    email: Email,
+    password: SecretString,
+) -> Result<Session, AuthError> {
+    let client = db::client(&state.pool).await?;
+    let credentials = db::users::select_credentials_by_email(&client, email.as_str()).await?;
+    let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verification = state.passwords.verify(&password, stored_hash).await?;
+    let credentials = match credentials {
+        Some(credentials) if verification.matches => credentials,
+        _ => return Err(AuthError::InvalidEmailPassword),
+    };
+    if credentials.disabled {
+        return Err(AuthError::DisabledUser);
+    }
+    if state.config.users.email_verified_required && !credentials.email_verified {
+        return Err(AuthError::UnverifiedUser);
+    }
+    if verification.needs_rehash {
+        let fresh = state.passwords.hash(&password).await?;
+        db::users::update_password_hash(&client, credentials.user_id, &fresh).await?;
+        tracing::info!(user_id = %credentials.user_id, "password hash upgraded to argon2id");
+    }
+    let user =
+        db::users::select_user_by_id(&client, credentials.user_id).await?.ok_or(AuthError::InvalidEmailPassword)?;
+    super::session::start(state, &client, user).await
+}

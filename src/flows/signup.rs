@@ -1,0 +1,68 @@
+//! Sign-up with email and password. The user and their roles are inserted in one transaction, so a refused
+//! sign-up stores nothing. When new users are disabled or a verified email is required, no session is
+//! returned (the user verifies their email first).
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::db;
+use crate::domain::Email;
+use crate::domain::user::{NewUser, SignupOptions};
+use crate::error::AuthError;
+use crate::flows::Session;
+
+/// Checks a new password against the configured policy.
+pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
+    if password.expose_secret().chars().count() < state.config.users.password_min_length {
+        return Err(AuthError::PasswordTooShort);
+    }
+    Ok(())
+}
+
+pub async fn signup_email_password(
+    state: &AppState,
+    email: Email,
+    password: SecretString,
+    options: SignupOptions,
+) -> Result<Option<Session>, AuthError> {
+    let users = &state.config.users;
+    if users.disable_signup {
+        return Err(AuthError::SignupDisabled);
+    }
+    check_password_policy(state, &password)?;
+    let profile = options.resolve(users, Some(&email))?;
+    let password_hash = state.passwords.hash(&password).await?;
+    let new_user = NewUser {
+        id: Uuid::new_v4(),
+        email: Some(email),
+        password_hash: Some(password_hash),
+        display_name: profile.display_name,
+        avatar_url: profile.avatar_url,
+        locale: profile.locale,
+        default_role: profile.default_role,
+        allowed_roles: profile.allowed_roles,
+        metadata: profile.metadata,
+        email_verified: false,
+        is_anonymous: false,
+        disabled: users.disable_new_users,
+    };
+    let now = state.clock.now();
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    db::users::insert_user(&transaction, &new_user, now).await?;
+    let session = if users.disable_new_users || users.email_verified_required {
+        None
+    } else {
+        let user = db::users::select_user_by_id(&transaction, new_user.id)
+            .await?
+            .ok_or_else(|| AuthError::internal("inserted user not found"))?;
+        Some(super::session::start(state, &transaction, user).await?)
+    };
+    transaction.commit().await.map_err(db::internal)?;
+    tracing::info!(user_id = %new_user.id, "user signed up");
+    if users.disable_new_users {
+        // As in nhost: the account exists (an administrator can enable it) but cannot be used yet.
+        return Err(AuthError::DisabledUser);
+    }
+    Ok(session)
+}

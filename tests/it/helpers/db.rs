@@ -1,0 +1,121 @@
+//! `TestDb`: each test gets its own database, `CREATE DATABASE t_<uuid> TEMPLATE hauth_template_<hash>`.
+//! The template is migrated once (per migrations content) under an advisory lock, so parallel test threads
+//! and processes agree. The server is `TEST_DATABASE_URL` if set, else the local one on 127.0.0.1:5432 if it
+//! answers, else a throwaway cluster the suite starts itself from `initdb`/`pg_ctl`.
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+/// The URL of the maintenance database of the server the suite uses (without a database name at the end).
+fn server_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            return url.trim_end_matches('/').to_string();
+        }
+        if hauth::pgcluster::port_open(5432) {
+            return "postgres://postgres@127.0.0.1:5432".to_string();
+        }
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-postgres");
+        let cluster = hauth::pgcluster::PrivateCluster::start(&dir, 54330, true)
+            .unwrap_or_else(|e| panic!("no Postgres on 127.0.0.1:5432 and cannot start one: {e:#}"));
+        format!("postgres://postgres@127.0.0.1:{}", cluster.port)
+    })
+}
+
+pub fn database_url(name: &str) -> String {
+    format!("{}/{name}", server_url())
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&database_url("postgres"), NoTls)
+        .await
+        .expect("connect to the test server's postgres database");
+    tokio::spawn(connection);
+    client
+}
+
+fn template_name() -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.file_name().unwrap().to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&file).unwrap());
+    }
+    format!("hauth_template_{}", &hex::encode(hasher.finalize())[..12])
+}
+
+async fn ensure_template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let client = admin().await;
+            client.execute("select pg_advisory_lock(7215001)", &[]).await.unwrap();
+            let exists =
+                client.query_opt("select 1 from pg_database where datname = $1", &[&name]).await.unwrap().is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                client.batch_execute(&format!("drop database if exists \"{building}\"")).await.unwrap();
+                client.batch_execute(&format!("create database \"{building}\"")).await.unwrap();
+                hauth::db::migrate::run(&database_url(&building)).await.expect("migrate the template");
+                client.batch_execute(&format!("alter database \"{building}\" rename to \"{name}\"")).await.unwrap();
+            }
+            client.execute("select pg_advisory_unlock(7215001)", &[]).await.unwrap();
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh, migrated database.
+    pub async fn create() -> Self {
+        let template = ensure_template().await;
+        Self::create_from(Some(template)).await
+    }
+
+    /// A fresh database with nothing in it (for migration tests).
+    pub async fn create_empty() -> Self {
+        Self::create_from(None).await
+    }
+
+    async fn create_from(template: Option<&str>) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let client = admin().await;
+        let sql = match template {
+            Some(template) => format!("create database \"{name}\" template \"{template}\""),
+            None => format!("create database \"{name}\""),
+        };
+        // Two clones of one template at the same instant can collide; retry briefly.
+        let mut attempt = 0;
+        loop {
+            match client.batch_execute(&sql).await {
+                Ok(()) => break,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("create test database: {e}"),
+            }
+        }
+        TestDb { url: database_url(&name) }
+    }
+
+    /// A plain connection for assertions on rows.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.expect("connect to test db");
+        tokio::spawn(connection);
+        client
+    }
+}

@@ -1,0 +1,7 @@
+//! Test helpers: a fresh database per test cloned from a migrated template ([`db`]), the app driven
+//! in-process over HTTP ([`app`]), and the real `hauth` binary on a port for black-box clients ([`server`]).
+pub mod app;
+pub mod db;
+pub mod server;
+
+pub use app::TestApp;

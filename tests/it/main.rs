@@ -1,0 +1,15 @@
+//! The integration test binary: every test owns a fresh database cloned from a migrated template and drives
+//! the real HTTP app. `TEST_LOG=1` shows the service's logs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod helpers;
+
+mod bad_input;
+mod jwt;
+mod migrations;
+mod sdk;
+mod session;
+mod signin;
+mod signup;
+mod sql_statements;
+mod system;
+mod token;

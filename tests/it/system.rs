@@ -1,0 +1,89 @@
+use poem::http::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn healthz_answers_get_and_head() {
+    let app = TestApp::spawn().await;
+    let reply = app.get("/healthz", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!("OK"));
+    let head = app.client.head("/healthz").send().await;
+    head.assert_status_is_ok();
+}
+
+#[tokio::test]
+async fn version_reports_the_package_version() {
+    let app = TestApp::spawn().await;
+    let reply = app.get("/version", None).await;
+    assert_eq!(reply.body, json!({"version": env!("CARGO_PKG_VERSION")}));
+}
+
+#[tokio::test]
+async fn hmac_configurations_publish_an_empty_jwks_with_a_max_age() {
+    let app = TestApp::spawn_with(&[("AUTH_JWKS_MAX_AGE", "120")]).await;
+    let reply = app.get("/.well-known/jwks.json", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, json!({"keys": []}));
+    assert_eq!(reply.headers["cache-control"], "public, max-age=120");
+    assert_eq!(reply.headers["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn openapi_document_and_docs_page_are_served() {
+    let app = TestApp::spawn().await;
+    let spec = app.get("/openapi.json", None).await;
+    assert_eq!(spec.status, StatusCode::OK);
+    for (path, method, operation) in [
+        ("/signup/email-password", "post", "signUpEmailPassword"),
+        ("/signin/email-password", "post", "signInEmailPassword"),
+        ("/token", "post", "refreshToken"),
+        ("/token/verify", "post", "verifyToken"),
+        ("/signout", "post", "signOut"),
+        ("/user", "get", "getUser"),
+        ("/.well-known/jwks.json", "get", "getJWKs"),
+        ("/healthz", "get", "healthCheckGet"),
+        ("/version", "get", "getVersion"),
+    ] {
+        assert_eq!(spec.body["paths"][path][method]["operationId"], operation, "{method} {path}");
+    }
+    let docs = app.client.get("/docs").send().await;
+    docs.assert_status_is_ok();
+    let html = docs.0.into_body().into_string().await.unwrap();
+    assert!(html.contains("<html") || html.contains("<!DOCTYPE"), "docs page is HTML");
+}
+
+#[tokio::test]
+async fn api_prefix_moves_every_route() {
+    let app = TestApp::spawn_with(&[("AUTH_API_PREFIX", "/v1")]).await;
+    assert_eq!(app.get("/healthz", None).await.status, StatusCode::OK);
+    assert_eq!(app.signup("prefixed@example.com").await.status, StatusCode::OK);
+    let unprefixed = app.client.get("/healthz").send().await;
+    unprefixed.assert_status(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors_with_a_request_id() {
+    let app = TestApp::spawn().await;
+    let missing = app.get("/no-such-route", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.error_code(), "route-not-found");
+    assert!(missing.headers.contains_key("x-request-id"));
+    let wrong_method = app.get("/signin/email-password", None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.error_code(), "method-not-allowed");
+}
+
+#[tokio::test]
+async fn an_internal_fault_returns_only_a_request_id() {
+    let app = TestApp::spawn().await;
+    // Break the database under the running app: the fault is internal, the client learns nothing about it.
+    app.db.connect().await.batch_execute("alter table auth.users rename to users_gone").await.unwrap();
+    let reply = app.signup("fault@example.com").await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.error_code(), "internal-server-error");
+    let request_id = reply.headers["x-request-id"].to_str().unwrap();
+    assert!(reply.body["message"].as_str().unwrap().contains(request_id));
+    assert!(!reply.text.contains("users"), "no internals in {}", reply.text);
+}
