@@ -118,6 +118,14 @@ impl PrivateCluster {
         Ok(cluster)
     }
 
+    /// Stops the cluster (fast shutdown).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let bin_dir = postgres_bin_dir()?;
+        let mut pg_ctl = postgres_command(&bin_dir, "pg_ctl", is_root());
+        pg_ctl.arg("-D").arg(self.data_dir.join("pgdata")).args(["-m", "fast", "-w", "stop"]);
+        run(pg_ctl, "pg_ctl stop")
+    }
+
     /// A superuser URL for the given database.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)

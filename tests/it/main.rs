@@ -4,6 +4,9 @@
 mod helpers;
 
 mod bad_input;
+mod deployment;
+mod dev;
+mod hasura_metadata;
 mod jwt;
 mod migrations;
 mod sdk;

@@ -9,14 +9,16 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
-/// The URL of the maintenance database of the server the suite uses (without a database name at the end).
+/// The URL of the server the suite uses (without a database name at the end). `HAUTH_TEST_OWN_POSTGRES=1`
+/// skips the local server and uses the suite's own cluster, as on a machine without one.
 fn server_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
             return url.trim_end_matches('/').to_string();
         }
-        if hauth::pgcluster::port_open(5432) {
+        let own = std::env::var("HAUTH_TEST_OWN_POSTGRES").is_ok_and(|v| v == "1");
+        if !own && hauth::pgcluster::port_open(5432) {
             return "postgres://postgres@127.0.0.1:5432".to_string();
         }
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-postgres");

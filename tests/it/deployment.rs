@@ -1,0 +1,1 @@
+//! The docker-compose.yml and Dockerfile are valid and wired as documented.
