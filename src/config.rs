@@ -8,6 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::domain::claims::CustomClaims;
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -18,6 +20,7 @@ pub struct Config {
     pub users: UserConfig,
     pub passwords: PasswordConfig,
     pub hasura: HasuraConfig,
+    pub hooks: HasuraHooksConfig,
     pub log: LogConfig,
 }
 
@@ -78,10 +81,23 @@ pub struct PublishedKey {
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
     pub secret: JwtSecret,
+    /// Custom claims resolved from the user at token time (`AUTH_JWT_CUSTOM_CLAIMS[_DEFAULTS]`).
+    pub custom_claims: CustomClaims,
+    /// Publish the permissions of the user's roles as `x-hasura-permissions`.
+    pub permissions_claim: bool,
     pub published_keys: Vec<PublishedKey>,
     pub access_token_expires_in: i64,
     /// `Cache-Control: max-age` of the JWKS, in seconds.
     pub jwks_max_age: u32,
+}
+
+/// How Hasura reaches hauth besides JWTs: the auth webhook and the action handlers.
+#[derive(Clone, Debug)]
+pub struct HasuraHooksConfig {
+    /// Role the webhook gives requests without credentials; `None` answers them 401.
+    pub webhook_unauthenticated_role: Option<String>,
+    /// Shared secret Hasura sends in `X-Hauth-Actions-Secret`; the action handler is off without it.
+    pub actions_secret: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -249,6 +265,20 @@ impl Config {
                 Vec::new()
             }),
         };
+        let custom_claims =
+            CustomClaims::parse(r.raw("AUTH_JWT_CUSTOM_CLAIMS"), r.raw("AUTH_JWT_CUSTOM_CLAIMS_DEFAULTS"))
+                .unwrap_or_else(|e| {
+                    r.problems.push(e);
+                    CustomClaims::default()
+                });
+        let permissions_claim = r.boolean("AUTH_JWT_PERMISSIONS_CLAIM_ENABLED", false);
+        let audience = r.list("AUTH_JWT_AUDIENCE", &[]);
+        let secret = secret.map(|mut secret| {
+            if !audience.is_empty() {
+                secret.audience = Some(serde_json::Value::from(audience));
+            }
+            secret
+        });
         let access_token_expires_in = r.parsed("AUTH_ACCESS_TOKEN_EXPIRES_IN", 900i64);
         let jwks_max_age = r.parsed("AUTH_JWKS_MAX_AGE", 300u32);
 
@@ -294,6 +324,12 @@ impl Config {
             admin_secret: r.raw("HASURA_GRAPHQL_ADMIN_SECRET").map(|s| SecretString::from(s.to_string())),
             graphql_url: r.url("HASURA_GRAPHQL_GRAPHQL_URL", None),
         };
+        let hooks = HasuraHooksConfig {
+            webhook_unauthenticated_role: r
+                .boolean("AUTH_WEBHOOK_ALLOW_UNAUTHENTICATED", true)
+                .then(|| r.string("AUTH_WEBHOOK_UNAUTHENTICATED_ROLE", "public")),
+            actions_secret: r.raw("AUTH_ACTIONS_SECRET").map(|s| SecretString::from(s.to_string())),
+        };
         let debug = r.boolean("AUTH_DEBUG", false);
         let text_logs = r.boolean("AUTH_LOG_FORMAT_TEXT", false);
         let log = LogConfig {
@@ -308,7 +344,15 @@ impl Config {
         let config = Config {
             http,
             database,
-            jwt: JwtConfig { secret, published_keys, access_token_expires_in, jwks_max_age },
+            jwt: JwtConfig {
+                secret,
+                custom_claims,
+                permissions_claim,
+                published_keys,
+                access_token_expires_in,
+                jwks_max_age,
+            },
+            hooks,
             session,
             users,
             passwords,
@@ -382,6 +426,13 @@ impl Config {
         lines.insert("AUTH_JWT_PUBLISHED_KEYS", format!("{} key(s)", self.jwt.published_keys.len()));
         lines.insert("AUTH_ACCESS_TOKEN_EXPIRES_IN", self.jwt.access_token_expires_in.to_string());
         lines.insert("AUTH_JWKS_MAX_AGE", self.jwt.jwks_max_age.to_string());
+        lines.insert("AUTH_JWT_CUSTOM_CLAIMS", format!("{} claim(s)", self.jwt.custom_claims.0.len()));
+        lines.insert("AUTH_JWT_PERMISSIONS_CLAIM_ENABLED", self.jwt.permissions_claim.to_string());
+        lines.insert(
+            "AUTH_WEBHOOK_UNAUTHENTICATED_ROLE",
+            self.hooks.webhook_unauthenticated_role.clone().unwrap_or_else(|| "<refuse>".into()),
+        );
+        lines.insert("AUTH_ACTIONS_SECRET", secret(&self.hooks.actions_secret).to_string());
         lines.insert("AUTH_REFRESH_TOKEN_EXPIRES_IN", self.session.refresh_token_expires_in.to_string());
         lines.insert("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD", self.session.reuse_grace_period.to_string());
         let u = &self.users;

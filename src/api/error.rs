@@ -73,6 +73,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and body, for edges that answer in another shape (Hasura actions).
+    pub fn into_parts(self) -> (StatusCode, ErrorBody) {
+        let (ApiError::BadRequest(Json(body))
+        | ApiError::Unauthorized(Json(body))
+        | ApiError::Forbidden(Json(body))
+        | ApiError::Conflict(Json(body))
+        | ApiError::PayloadTooLarge(Json(body))
+        | ApiError::Internal(Json(body))) = self;
+        (StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         let message = error.to_string();

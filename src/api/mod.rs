@@ -5,6 +5,7 @@
 pub mod authentication;
 pub mod context;
 pub mod error;
+pub mod hasura;
 pub mod schemas;
 pub mod security;
 pub mod session;
@@ -26,9 +27,12 @@ pub enum ApiTags {
     User,
     /// Health, version and public keys.
     System,
+    /// Endpoints the Hasura GraphQL engine calls: the auth webhook and the action handler.
+    Hasura,
 }
 
-pub type Apis = (authentication::AuthenticationApi, session::SessionApi, user::UserApi, system::SystemApi);
+pub type Apis =
+    (authentication::AuthenticationApi, session::SessionApi, user::UserApi, system::SystemApi, hasura::HasuraApi);
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -37,6 +41,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         session::SessionApi { state: state.clone() },
         user::UserApi { state: state.clone() },
         system::SystemApi { state: state.clone() },
+        hasura::HasuraApi { state: state.clone() },
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

@@ -79,7 +79,8 @@ impl SessionApi {
             _ => None,
         };
         let refresh_token = body.refresh_token.as_ref().map(|t| t.0.expose_secret());
-        flows::session::sign_out(&self.state, refresh_token, all, bearer.as_ref()).await?;
+        let user_id = bearer.map(|b| b.claims.user_id);
+        flows::session::sign_out(&self.state, refresh_token, all, user_id).await?;
         Ok(Json("OK".to_string()))
     }
 }

@@ -19,7 +19,7 @@ impl UserApi {
     #[oai(path = "/user", method = "get", operation_id = "getUser")]
     async fn get_user(&self, auth: BearerAuth) -> Result<Json<UserBody>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
-        let user = flows::user::current_user(&self.state, &bearer).await?;
+        let user = flows::user::current_user(&self.state, bearer.claims.user_id).await?;
         Ok(Json(user.into()))
     }
 }

@@ -2,6 +2,7 @@
 //! loaded with `include_str!`; query functions take any [`GenericClient`] so they work on a pooled
 //! connection or inside a transaction. Constraint violations are turned into domain errors here, so flows
 //! never see a raw `tokio_postgres::Error`.
+pub mod claims;
 pub mod migrate;
 pub mod refresh_tokens;
 pub mod users;
@@ -17,6 +18,8 @@ use crate::error::AuthError;
 /// Every SQL statement, by name, so a test can prepare each one against the migrated schema.
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("health/ping", include_str!("sql/health/ping.sql")),
+    ("claims/select_user_claims_document", claims::SELECT_USER_CLAIMS_DOCUMENT),
+    ("claims/select_role_permissions", claims::SELECT_ROLE_PERMISSIONS),
     ("users/insert_user", users::INSERT_USER),
     ("users/insert_user_roles", users::INSERT_USER_ROLES),
     ("users/select_user_by_id", users::SELECT_USER_BY_ID),

@@ -43,6 +43,7 @@ impl TryFrom<&Row> for User {
                 .try_get::<_, Option<serde_json::Value>>("metadata")?
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             active_mfa_type: row.try_get("active_mfa_type")?,
+            organisation_id: row.try_get("organisation_id")?,
             roles: row.try_get("roles")?,
         })
     }

@@ -1,5 +1,6 @@
 //! Value types and pure rules. Request strings become these types at the edge, so nothing below `api/`
 //! handles a raw string that carries meaning.
+pub mod claims;
 pub mod email;
 pub mod password;
 pub mod refresh_token;

@@ -29,6 +29,7 @@ pub struct User {
     pub disabled: bool,
     pub metadata: serde_json::Value,
     pub active_mfa_type: Option<String>,
+    pub organisation_id: Option<Uuid>,
     pub roles: Vec<String>,
 }
 

@@ -4,5 +4,6 @@ pub mod session;
 pub mod signin;
 pub mod signup;
 pub mod user;
+pub mod webhook;
 
 pub use session::Session;

@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::db::refresh_tokens::NewRefreshToken;
 use crate::domain::RefreshToken;
+use crate::domain::claims::postgres_array_literal;
 use crate::domain::user::User;
 use crate::error::AuthError;
 use crate::jwt::{HasuraClaims, VerifiedToken};
@@ -30,19 +31,39 @@ pub struct Session {
     pub user: User,
 }
 
-/// The Hasura claims for a user.
-pub fn claims_for(user: &User) -> HasuraClaims {
+/// The Hasura claims for a user: the built-in four, the organisation, the roles' permissions (when enabled)
+/// and the configured custom claims, all read from the database in the same transaction.
+pub async fn claims_for(state: &AppState, client: &impl GenericClient, user: &User) -> Result<HasuraClaims, AuthError> {
     let mut allowed_roles = user.roles.clone();
     if !allowed_roles.contains(&user.default_role) {
         allowed_roles.push(user.default_role.clone());
     }
-    HasuraClaims {
+    let mut extra = Vec::new();
+    if let Some(organisation_id) = user.organisation_id {
+        extra.push(("x-hasura-organisation-id".to_string(), organisation_id.to_string()));
+    }
+    if state.config.jwt.permissions_claim {
+        let permissions = db::claims::select_role_permissions(client, &allowed_roles).await?;
+        extra.push(("x-hasura-permissions".to_string(), postgres_array_literal(permissions.into_iter().map(Some))));
+    }
+    let custom = &state.config.jwt.custom_claims;
+    if !custom.is_empty() {
+        let document = db::claims::select_user_claims_document(client, user.id)
+            .await?
+            .ok_or_else(|| AuthError::internal("user vanished while issuing a token"))?;
+        for (key, value) in custom.evaluate(&document) {
+            if !extra.iter().any(|(existing, _)| existing == &key) {
+                extra.push((key, value));
+            }
+        }
+    }
+    Ok(HasuraClaims {
         user_id: user.id,
         default_role: user.default_role.clone(),
         allowed_roles,
         is_anonymous: user.is_anonymous,
-        extra: Vec::new(),
-    }
+        extra,
+    })
 }
 
 /// Refuses accounts that may not hold a session: disabled, or (when required) with an unverified email.
@@ -86,7 +107,8 @@ async fn issue(
     .await?;
     db::users::update_last_seen(client, user.id, now).await?;
     let expires_in = state.config.jwt.access_token_expires_in;
-    let access_token = state.keys.issue(&claims_for(&user), now, expires_in)?;
+    let claims = claims_for(state, client, &user).await?;
+    let access_token = state.keys.issue(&claims, now, expires_in)?;
     Ok(Session { access_token, access_token_expires_in: expires_in, refresh_token, refresh_token_id: id, user })
 }
 
@@ -130,17 +152,19 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
     Ok(session)
 }
 
-/// `POST /signout`: ends the session of `refresh_token`, or every session of the bearer's user with `all`.
+/// `POST /signout`: ends the session of `refresh_token`, or with `all` every session of the authenticated
+/// user (`signed_in_user`, from a bearer token or Hasura's session variables).
 pub async fn sign_out(
     state: &AppState,
     refresh_token: Option<&str>,
     all: bool,
-    bearer: Option<&VerifiedToken>,
+    signed_in_user: Option<Uuid>,
 ) -> Result<(), AuthError> {
     let client = db::client(&state.pool).await?;
     if all {
-        let bearer = bearer.ok_or(AuthError::Unauthenticated("signing out of all sessions needs a bearer token"))?;
-        db::refresh_tokens::delete_user_refresh_tokens(&client, bearer.claims.user_id).await?;
+        let user_id =
+            signed_in_user.ok_or(AuthError::Unauthenticated("signing out of all sessions needs a bearer token"))?;
+        db::refresh_tokens::delete_user_refresh_tokens(&client, user_id).await?;
         return Ok(());
     }
     let presented = refresh_token.ok_or_else(|| AuthError::InvalidRequest("refreshToken is required".into()))?;

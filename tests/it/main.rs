@@ -4,9 +4,12 @@
 mod helpers;
 
 mod bad_input;
+mod claims;
 mod deployment;
 mod dev;
+mod hasura_actions;
 mod hasura_metadata;
+mod hasura_webhook;
 mod jwt;
 mod migrations;
 mod sdk;

@@ -39,7 +39,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(response: Response) -> Reply {
+    pub async fn read(response: Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.into_body().into_string().await.unwrap_or_default();

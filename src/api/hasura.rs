@@ -1,0 +1,277 @@
+//! Tag `hasura`: the endpoints the Hasura GraphQL engine itself calls.
+//! - `GET /hasura/webhook` (Hasura's GET mode: the client's headers arrive as headers) and
+//!   `POST /hasura/webhook` (POST mode: `{"headers": {...}, "request": {...}}`) answer with session variables.
+//! - `POST /hasura/actions` serves the actions of `hasura/metadata/actions.yaml`, guarded by the shared
+//!   secret Hasura sends in `X-Hauth-Actions-Secret`. Action errors use Hasura's shape
+//!   `{"message", "extensions": {"code"}}` with the REST API's status and code.
+use std::collections::{BTreeMap, HashMap};
+
+use poem::http::StatusCode;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request};
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::schemas::{SessionBody, UserBody};
+use crate::app::AppState;
+use crate::domain::Email;
+use crate::domain::user::SignupOptions;
+use crate::error::AuthError;
+use crate::flows;
+use crate::flows::webhook::ClientHeaders;
+
+pub const ACTIONS_SECRET_HEADER: &str = "x-hauth-actions-secret";
+
+/// Hasura treats any webhook status but 200 and 401 as a server fault. A request the webhook cannot read
+/// (malformed POST body, wrong content type) carries no valid credentials, so it is answered 401.
+fn only_200_or_401(endpoint: impl Endpoint + 'static) -> impl Endpoint {
+    endpoint.map_to_response().around(|endpoint, req| async move {
+        let response = endpoint.call(req).await.unwrap_or_else(|error| error.into_response());
+        Ok(if response.status() == StatusCode::OK || response.status() == StatusCode::UNAUTHORIZED {
+            response
+        } else {
+            ApiError::from(AuthError::Unauthenticated("the webhook request could not be read")).into_response()
+        })
+    })
+}
+
+/// Hasura's POST-mode webhook body.
+#[derive(Object)]
+#[oai(rename = "WebhookRequest")]
+pub struct WebhookRequest {
+    /// The client's request headers.
+    pub headers: HashMap<String, String>,
+    /// The client's GraphQL request (unused).
+    pub request: Option<Value>,
+}
+
+/// An action error as Hasura passes it to the client.
+#[derive(Debug, Object)]
+#[oai(rename = "ActionError")]
+pub struct ActionError {
+    pub message: String,
+    pub extensions: ActionErrorExtensions,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "ActionErrorExtensions")]
+pub struct ActionErrorExtensions {
+    /// The REST API's error code.
+    pub code: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ActionResponse {
+    /// The action's output type.
+    #[oai(status = 200)]
+    Ok(Json<Value>),
+    #[oai(status = 400)]
+    BadRequest(Json<ActionError>),
+    #[oai(status = 401)]
+    Unauthorized(Json<ActionError>),
+    #[oai(status = 403)]
+    Forbidden(Json<ActionError>),
+    #[oai(status = 409)]
+    Conflict(Json<ActionError>),
+    #[oai(status = 500)]
+    Internal(Json<ActionError>),
+}
+
+impl From<AuthError> for ActionResponse {
+    fn from(error: AuthError) -> Self {
+        let (status, body) = ApiError::from(error).into_parts();
+        let error = Json(ActionError { message: body.message, extensions: ActionErrorExtensions { code: body.error } });
+        match status {
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => ActionResponse::BadRequest(error),
+            StatusCode::UNAUTHORIZED => ActionResponse::Unauthorized(error),
+            StatusCode::FORBIDDEN => ActionResponse::Forbidden(error),
+            StatusCode::CONFLICT => ActionResponse::Conflict(error),
+            _ => ActionResponse::Internal(error),
+        }
+    }
+}
+
+fn header_ci<'a>(headers: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+}
+
+/// The body of every action call.
+#[derive(Deserialize)]
+struct ActionCall {
+    action: ActionName,
+    #[serde(default)]
+    input: Value,
+    #[serde(default)]
+    session_variables: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct ActionName {
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignUpOptionsInput {
+    allowed_roles: Option<Vec<String>>,
+    default_role: Option<String>,
+    display_name: Option<String>,
+    locale: Option<String>,
+    metadata: Option<Value>,
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsInput {
+    email: String,
+    password: SecretString,
+    #[serde(default)]
+    options: Option<SignUpOptionsInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefreshInput {
+    refresh_token: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SignOutInput {
+    refresh_token: Option<SecretString>,
+    all: Option<bool>,
+}
+
+fn input<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, AuthError> {
+    let value = if value.is_null() { json!({}) } else { value };
+    serde_json::from_value(value).map_err(|e| AuthError::InvalidRequest(format!("invalid action input: {e}")))
+}
+
+fn session_json(session: flows::Session) -> Value {
+    SessionBody::from(session).to_json().unwrap_or(Value::Null)
+}
+
+/// The user Hasura authenticated, from the action's session variables.
+fn session_user(state: &AppState, variables: &HashMap<String, String>) -> Option<Uuid> {
+    let role = variables.get("x-hasura-role")?;
+    if state.config.hooks.webhook_unauthenticated_role.as_deref() == Some(role.as_str()) || role == "public" {
+        return None;
+    }
+    variables.get("x-hasura-user-id").and_then(|id| Uuid::parse_str(id).ok())
+}
+
+async fn run_action(state: &AppState, call: ActionCall) -> Result<Value, AuthError> {
+    match call.action.name.as_str() {
+        "signUpEmailPassword" => {
+            let input: CredentialsInput = input(call.input)?;
+            let email = Email::parse(&input.email)?;
+            let options = input.options.unwrap_or_default();
+            let options = SignupOptions {
+                allowed_roles: options.allowed_roles,
+                default_role: options.default_role,
+                display_name: options.display_name,
+                locale: options.locale,
+                metadata: options.metadata,
+                redirect_to: options.redirect_to,
+            };
+            let session = flows::signup::signup_email_password(state, email, input.password, options).await?;
+            Ok(json!({"session": session.map(session_json)}))
+        }
+        "signInEmailPassword" => {
+            let input: CredentialsInput = input(call.input)?;
+            if input.options.is_some() {
+                return Err(AuthError::InvalidRequest("signInEmailPassword takes no options".into()));
+            }
+            let email = Email::parse(&input.email)?;
+            let session = flows::signin::signin_email_password(state, email, input.password).await?;
+            Ok(json!({"session": session_json(session), "mfa": null}))
+        }
+        "refreshToken" => {
+            let input: RefreshInput = input(call.input)?;
+            let session = flows::session::refresh(state, input.refresh_token.expose_secret()).await?;
+            Ok(session_json(session))
+        }
+        "signOut" => {
+            let input: SignOutInput = input(call.input)?;
+            let user_id = session_user(state, &call.session_variables);
+            let refresh_token = input.refresh_token.as_ref().map(|t| t.expose_secret());
+            flows::session::sign_out(state, refresh_token, input.all.unwrap_or(false), user_id).await?;
+            Ok(json!({"ok": true}))
+        }
+        "me" => {
+            let user_id =
+                session_user(state, &call.session_variables).ok_or(AuthError::Unauthenticated("no signed-in user"))?;
+            let user = flows::user::current_user(state, user_id).await?;
+            Ok(UserBody::from(user).to_json().unwrap_or(Value::Null))
+        }
+        other => Err(AuthError::InvalidRequest(format!("unknown action {other:?}"))),
+    }
+}
+
+/// Compares the presented actions secret with the configured one without leaking where they differ.
+fn secret_matches(presented: Option<&str>, expected: &SecretString) -> bool {
+    let Some(presented) = presented else { return false };
+    Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.expose_secret().as_bytes())
+}
+
+pub struct HasuraApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/hasura", tag = "ApiTags::Hasura")]
+impl HasuraApi {
+    /// Auth webhook (GET mode)
+    ///
+    /// Hasura forwards the client's headers; the answer is the session variables, all strings.
+    #[oai(path = "/webhook", method = "get", operation_id = "hasuraWebhookGet", transform = "only_200_or_401")]
+    async fn webhook_get(&self, req: &Request) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+        let headers =
+            ClientHeaders { authorization: req.header("authorization"), requested_role: req.header("x-hasura-role") };
+        Ok(Json(flows::webhook::authorize(&self.state, headers)?))
+    }
+
+    /// Auth webhook (POST mode)
+    ///
+    /// Hasura sends `{"headers": {...}, "request": {...}}`; header names are matched case-insensitively.
+    #[oai(path = "/webhook", method = "post", operation_id = "hasuraWebhookPost", transform = "only_200_or_401")]
+    async fn webhook_post(&self, body: Json<WebhookRequest>) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+        let headers = ClientHeaders {
+            authorization: header_ci(&body.0.headers, "authorization"),
+            requested_role: header_ci(&body.0.headers, "x-hasura-role"),
+        };
+        Ok(Json(flows::webhook::authorize(&self.state, headers)?))
+    }
+
+    /// Action handler
+    ///
+    /// Serves signUpEmailPassword, signInEmailPassword, refreshToken, signOut and me.
+    #[oai(path = "/actions", method = "post", operation_id = "hasuraActions")]
+    async fn actions(&self, req: &Request, body: Json<Value>) -> ActionResponse {
+        let authorised = match &self.state.config.hooks.actions_secret {
+            Some(expected) => secret_matches(req.header(ACTIONS_SECRET_HEADER), expected),
+            None => {
+                tracing::warn!("action call refused: AUTH_ACTIONS_SECRET is not set");
+                false
+            }
+        };
+        if !authorised {
+            return AuthError::Unauthenticated("missing or wrong actions secret").into();
+        }
+        let call: ActionCall = match serde_json::from_value(body.0) {
+            Ok(call) => call,
+            Err(e) => return AuthError::InvalidRequest(format!("not a Hasura action call: {e}")).into(),
+        };
+        match run_action(&self.state, call).await {
+            Ok(output) => ActionResponse::Ok(Json(output)),
+            Err(error) => error.into(),
+        }
+    }
+}

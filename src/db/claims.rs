@@ -1,0 +1,24 @@
+//! What token issuance reads besides the user: the JSON document custom claims are evaluated over, and the
+//! permissions granted by a set of roles.
+use uuid::Uuid;
+
+use super::{GenericClient, internal};
+use crate::error::AuthError;
+
+pub const SELECT_USER_CLAIMS_DOCUMENT: &str = include_str!("sql/claims/select_user_claims_document.sql");
+pub const SELECT_ROLE_PERMISSIONS: &str = include_str!("sql/claims/select_role_permissions.sql");
+
+pub async fn select_user_claims_document(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Option<serde_json::Value>, AuthError> {
+    let statement = client.prepare_cached(SELECT_USER_CLAIMS_DOCUMENT).await.map_err(internal)?;
+    let row = client.query_opt(&statement, &[&user_id]).await.map_err(internal)?;
+    row.map(|row| row.try_get("document")).transpose().map_err(internal)
+}
+
+pub async fn select_role_permissions(client: &impl GenericClient, roles: &[String]) -> Result<Vec<String>, AuthError> {
+    let statement = client.prepare_cached(SELECT_ROLE_PERMISSIONS).await.map_err(internal)?;
+    let rows = client.query(&statement, &[&roles]).await.map_err(internal)?;
+    rows.iter().map(|row| row.try_get("permission")).collect::<Result<_, _>>().map_err(internal)
+}

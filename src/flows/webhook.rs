@@ -1,0 +1,74 @@
+//! Hasura's auth webhook: turns the credentials of a GraphQL request into Hasura session variables. A JWT
+//! is checked by signature alone (no database query), so this runs at signature-verification speed.
+//!
+//! The answer follows Hasura's contract: every value is a string, `X-Hasura-Role` is always present (the
+//! client's requested role if the token allows it, else the default role), and a `Cache-Control` body key
+//! says how long the answer stays valid (until the token expires).
+use std::collections::BTreeMap;
+
+use crate::app::AppState;
+use crate::error::AuthError;
+
+/// The headers of the client's GraphQL request that matter here.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClientHeaders<'a> {
+    pub authorization: Option<&'a str>,
+    pub requested_role: Option<&'a str>,
+}
+
+/// `x-hasura-org-id` → `X-Hasura-Org-Id`, the spelling Hasura's own examples use.
+fn canonical(key: &str) -> String {
+    key.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The session variables for a request, or `Unauthenticated` (401) for bad, expired or insufficient ones.
+pub fn authorize(state: &AppState, headers: ClientHeaders<'_>) -> Result<BTreeMap<String, String>, AuthError> {
+    let requested_role = headers.requested_role.map(str::trim).filter(|role| !role.is_empty());
+    let Some(authorization) = headers.authorization.map(str::trim).filter(|value| !value.is_empty()) else {
+        let role = state
+            .config
+            .hooks
+            .webhook_unauthenticated_role
+            .clone()
+            .ok_or(AuthError::Unauthenticated("credentials are required"))?;
+        if requested_role.is_some_and(|requested| requested != role) {
+            return Err(AuthError::Unauthenticated("the requested role needs credentials"));
+        }
+        return Ok(BTreeMap::from([("X-Hasura-Role".to_string(), role)]));
+    };
+    let token = authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(AuthError::Unauthenticated("the Authorization header must be a bearer token"))?;
+    let verified = super::session::authenticate(state, token)?;
+    let claims = &verified.claims;
+    let role = match requested_role {
+        Some(requested) if claims.allowed_roles.iter().any(|allowed| allowed == requested) => requested.to_string(),
+        Some(_) => return Err(AuthError::Unauthenticated("the requested role is not allowed for this user")),
+        None => claims.default_role.clone(),
+    };
+    let remaining = (verified.expires_at.timestamp() - state.clock.now().timestamp()).max(0);
+    let mut variables: BTreeMap<String, String> =
+        claims.extra.iter().map(|(key, value)| (canonical(key), value.clone())).collect();
+    variables.insert("X-Hasura-Role".into(), role);
+    variables.insert("X-Hasura-User-Id".into(), claims.user_id.to_string());
+    variables.insert("X-Hasura-User-Is-Anonymous".into(), claims.is_anonymous.to_string());
+    variables.insert("Cache-Control".into(), format!("max-age={remaining}"));
+    Ok(variables)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_spelled_like_hasuras_examples() {
+        assert_eq!(super::canonical("x-hasura-organisation-id"), "X-Hasura-Organisation-Id");
+        assert_eq!(super::canonical("x-hasura-role"), "X-Hasura-Role");
+    }
+}
