@@ -8,6 +8,11 @@ use crate::error::AuthError;
 pub const SELECT_USER_CLAIMS_DOCUMENT: &str = include_str!("sql/claims/select_user_claims_document.sql");
 pub const SELECT_ROLE_PERMISSIONS: &str = include_str!("sql/claims/select_role_permissions.sql");
 
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("claims/select_user_claims_document", SELECT_USER_CLAIMS_DOCUMENT),
+    ("claims/select_role_permissions", SELECT_ROLE_PERMISSIONS),
+];
+
 pub async fn select_user_claims_document(
     client: &impl GenericClient,
     user_id: Uuid,

@@ -5,6 +5,7 @@
 pub mod claims;
 pub mod migrate;
 pub mod refresh_tokens;
+pub mod tickets;
 pub mod users;
 
 use anyhow::Context as _;
@@ -15,24 +16,18 @@ use tokio_postgres::error::SqlState;
 
 use crate::error::AuthError;
 
-/// Every SQL statement, by name, so a test can prepare each one against the migrated schema.
-pub const STATEMENTS: &[(&str, &str)] = &[
-    ("health/ping", include_str!("sql/health/ping.sql")),
-    ("claims/select_user_claims_document", claims::SELECT_USER_CLAIMS_DOCUMENT),
-    ("claims/select_role_permissions", claims::SELECT_ROLE_PERMISSIONS),
-    ("users/insert_user", users::INSERT_USER),
-    ("users/insert_user_roles", users::INSERT_USER_ROLES),
-    ("users/select_user_by_id", users::SELECT_USER_BY_ID),
-    ("users/select_credentials_by_email", users::SELECT_CREDENTIALS_BY_EMAIL),
-    ("users/update_password_hash", users::UPDATE_PASSWORD_HASH),
-    ("users/update_last_seen", users::UPDATE_LAST_SEEN),
-    ("refresh_tokens/insert_refresh_token", refresh_tokens::INSERT_REFRESH_TOKEN),
-    ("refresh_tokens/select_refresh_token_for_update", refresh_tokens::SELECT_REFRESH_TOKEN_FOR_UPDATE),
-    ("refresh_tokens/mark_refresh_token_rotated", refresh_tokens::MARK_REFRESH_TOKEN_ROTATED),
-    ("refresh_tokens/revoke_refresh_token_family", refresh_tokens::REVOKE_REFRESH_TOKEN_FAMILY),
-    ("refresh_tokens/delete_refresh_token_family", refresh_tokens::DELETE_REFRESH_TOKEN_FAMILY),
-    ("refresh_tokens/delete_user_refresh_tokens", refresh_tokens::DELETE_USER_REFRESH_TOKENS),
-];
+/// Every SQL statement, by name, so a test can prepare each one against the migrated schema. Each module
+/// lists its own in a `STATEMENTS` constant.
+pub fn all_statements() -> Vec<(&'static str, &'static str)> {
+    [
+        &[("health/ping", include_str!("sql/health/ping.sql"))][..],
+        claims::STATEMENTS,
+        refresh_tokens::STATEMENTS,
+        tickets::STATEMENTS,
+        users::STATEMENTS,
+    ]
+    .concat()
+}
 
 /// Builds the connection pool. Connections are opened lazily; see [`ping`].
 pub fn connect(url: &str, max_size: usize) -> anyhow::Result<Pool> {

@@ -13,6 +13,15 @@ pub const REVOKE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/r
 pub const DELETE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/delete_refresh_token_family.sql");
 pub const DELETE_USER_REFRESH_TOKENS: &str = include_str!("sql/refresh_tokens/delete_user_refresh_tokens.sql");
 
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("refresh_tokens/insert_refresh_token", INSERT_REFRESH_TOKEN),
+    ("refresh_tokens/select_refresh_token_for_update", SELECT_REFRESH_TOKEN_FOR_UPDATE),
+    ("refresh_tokens/mark_refresh_token_rotated", MARK_REFRESH_TOKEN_ROTATED),
+    ("refresh_tokens/revoke_refresh_token_family", REVOKE_REFRESH_TOKEN_FAMILY),
+    ("refresh_tokens/delete_refresh_token_family", DELETE_REFRESH_TOKEN_FAMILY),
+    ("refresh_tokens/delete_user_refresh_tokens", DELETE_USER_REFRESH_TOKENS),
+];
+
 /// A refresh token row to insert.
 #[derive(Debug)]
 pub struct NewRefreshToken<'a> {

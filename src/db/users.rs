@@ -14,6 +14,15 @@ pub const SELECT_CREDENTIALS_BY_EMAIL: &str = include_str!("sql/users/select_cre
 pub const UPDATE_PASSWORD_HASH: &str = include_str!("sql/users/update_password_hash.sql");
 pub const UPDATE_LAST_SEEN: &str = include_str!("sql/users/update_last_seen.sql");
 
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("users/insert_user", INSERT_USER),
+    ("users/insert_user_roles", INSERT_USER_ROLES),
+    ("users/select_user_by_id", SELECT_USER_BY_ID),
+    ("users/select_credentials_by_email", SELECT_CREDENTIALS_BY_EMAIL),
+    ("users/update_password_hash", UPDATE_PASSWORD_HASH),
+    ("users/update_last_seen", UPDATE_LAST_SEEN),
+];
+
 /// What sign-in needs to know about the owner of an email address.
 #[derive(Debug)]
 pub struct Credentials {

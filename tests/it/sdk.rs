@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
-use crate::helpers::app::HS256_KEY;
 use crate::helpers::server::TestServer;
 use crate::jwt::secret_for;
 
@@ -47,29 +46,51 @@ async fn the_nhost_sdk_signs_up_signs_in_reads_the_user_refreshes_and_signs_out(
     run_node("sdk-flow.mjs", &[("HAUTH_URL", &server.url)]);
 }
 
-async fn verify_with_jose(key_type: &str, jose_alg: &str) {
-    let secret = secret_for(key_type);
-    let server = TestServer::start(&[("HASURA_GRAPHQL_JWT_SECRET", &secret)]).await;
-    let hs_key = if key_type == "HS256" { HS256_KEY } else { "" };
-    run_node("verify-jwt.mjs", &[("HAUTH_URL", &server.url), ("JWT_ALG", jose_alg), ("HS_KEY", hs_key)]);
+/// Starts hauth with `secret`, asks `hauth hasura jwt-secret` what Hasura should be given, and has `jose`
+/// verify a fresh token with exactly that (the `jwk_url` form for asymmetric keys, the `key` form for HMAC).
+async fn verify_with_jose(secret: &str, jose_alg: &str) {
+    let server = TestServer::start(&[("HASURA_GRAPHQL_JWT_SECRET", secret)]).await;
+    let printed = server.cli(&["hasura", "jwt-secret"]);
+    let for_hasura: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    if jose_alg.starts_with("HS") {
+        assert!(for_hasura.get("jwk_url").is_none(), "{for_hasura}");
+        assert_eq!(for_hasura["type"], jose_alg);
+    } else {
+        assert_eq!(for_hasura["jwk_url"], format!("{}/.well-known/jwks.json", server.url));
+        assert!(for_hasura.get("key").is_none(), "no key material for asymmetric types: {for_hasura}");
+    }
+    run_node(
+        "verify-jwt.mjs",
+        &[("HAUTH_URL", &server.url), ("JWT_ALG", jose_alg), ("HASURA_JWT_SECRET", printed.trim())],
+    );
 }
 
 #[tokio::test]
 async fn an_independent_library_verifies_hs256_tokens_with_the_shared_key() {
-    verify_with_jose("HS256", "HS256").await;
+    verify_with_jose(&secret_for("HS256"), "HS256").await;
 }
 
 #[tokio::test]
 async fn an_independent_library_verifies_rs256_tokens_against_the_jwks() {
-    verify_with_jose("RS256", "RS256").await;
+    verify_with_jose(&secret_for("RS256"), "RS256").await;
 }
 
 #[tokio::test]
 async fn an_independent_library_verifies_es256_tokens_against_the_jwks() {
-    verify_with_jose("ES256", "ES256").await;
+    verify_with_jose(&secret_for("ES256"), "ES256").await;
 }
 
 #[tokio::test]
 async fn an_independent_library_verifies_eddsa_tokens_against_the_jwks() {
-    verify_with_jose("Ed25519", "EdDSA").await;
+    verify_with_jose(&secret_for("Ed25519"), "EdDSA").await;
+}
+
+#[tokio::test]
+async fn stringified_claims_in_a_custom_namespace_verify_as_hasura_reads_them() {
+    for (key_type, alg) in [("HS256", "HS256"), ("Ed25519", "EdDSA")] {
+        let mut secret: serde_json::Value = serde_json::from_str(&secret_for(key_type)).unwrap();
+        secret["claims_format"] = "stringified_json".into();
+        secret["claims_namespace"] = "https://example.com/hasura".into();
+        verify_with_jose(&secret.to_string(), alg).await;
+    }
 }

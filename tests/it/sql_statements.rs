@@ -5,7 +5,7 @@ use crate::helpers::db::TestDb;
 async fn every_sql_statement_prepares_against_the_migrated_schema() {
     let db = TestDb::create().await;
     let client = db.connect().await;
-    for (name, sql) in hauth::db::STATEMENTS {
+    for (name, sql) in hauth::db::all_statements() {
         if let Err(e) = client.prepare(sql).await {
             panic!("{name} does not prepare: {e}");
         }
@@ -16,5 +16,5 @@ async fn every_sql_statement_prepares_against_the_migrated_schema() {
     for table in std::fs::read_dir(dir).unwrap() {
         files += std::fs::read_dir(table.unwrap().path()).unwrap().count();
     }
-    assert_eq!(files, hauth::db::STATEMENTS.len());
+    assert_eq!(files, hauth::db::all_statements().len());
 }

@@ -19,6 +19,8 @@
 //   HAUTH_URL=http://127.0.0.1:4000 JWT_ALG=HS256 HS_KEY='<the shared key>' node verify-jwt.mjs
 //   HAUTH_URL=http://127.0.0.1:4000 JWT_ALG=RS256 node verify-jwt.mjs      (or ES256, EdDSA)
 // Optional: EXPECT_ISS (default "hasura-auth"), STEP_TIMEOUT_MS (default 10000).
+// HASURA_JWT_SECRET: the JSON printed by `hauth hasura jwt-secret`; when given, the key (jwk_url or key),
+// issuer, claims_namespace and claims_format are taken from it, exactly as Hasura would read them.
 // Output: "ok - <step>" / "not ok - <step>: <why>" lines, then "N passed, M failed";
 // exit code 0 only if every step passed.
 
@@ -27,10 +29,13 @@ import { randomUUID } from 'node:crypto'
 
 const HAUTH_URL = (process.env.HAUTH_URL || '').replace(/\/+$/, '')
 const JWT_ALG = process.env.JWT_ALG || ''
-const HS_KEY = process.env.HS_KEY
-const EXPECT_ISS = process.env.EXPECT_ISS || 'hasura-auth'
+const HASURA_SECRET = process.env.HASURA_JWT_SECRET ? JSON.parse(process.env.HASURA_JWT_SECRET) : {}
+const HS_KEY = HASURA_SECRET.key || process.env.HS_KEY
+const JWKS_URL = HASURA_SECRET.jwk_url || null
+const EXPECT_ISS = HASURA_SECRET.issuer || process.env.EXPECT_ISS || 'hasura-auth'
 const STEP_TIMEOUT_MS = Number(process.env.STEP_TIMEOUT_MS || 10000)
-const CLAIMS_NS = 'https://hasura.io/jwt/claims'
+const CLAIMS_NS = HASURA_SECRET.claims_namespace || 'https://hasura.io/jwt/claims'
+const STRINGIFIED = HASURA_SECRET.claims_format === 'stringified_json'
 const SUPPORTED = ['HS256', 'RS256', 'ES256', 'EdDSA']
 
 if (!HAUTH_URL) {
@@ -86,7 +91,7 @@ function need(value, what) {
 }
 
 async function raw(method, path, body) {
-  const res = await fetch(HAUTH_URL + path, {
+  const res = await fetch(path.startsWith('http') ? path : HAUTH_URL + path, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -149,8 +154,8 @@ if (isHmac) {
   })
 } else {
   let jwksCacheControl = null
-  await step('GET /.well-known/jwks.json answers 200 {"keys": [...]} (non-empty)', async () => {
-    const r = await raw('GET', '/.well-known/jwks.json')
+  await step(`GET ${JWKS_URL || '/.well-known/jwks.json'} answers 200 {"keys": [...]} (non-empty)`, async () => {
+    const r = await raw('GET', JWKS_URL || '/.well-known/jwks.json')
     check(r.status === 200, `status ${r.status}, want 200: ${r.text.slice(0, 300)}`)
     check(r.json && Array.isArray(r.json.keys) && r.json.keys.length > 0,
       `body is not {"keys": [non-empty]}: ${r.text.slice(0, 300)}`)
@@ -212,7 +217,11 @@ await step('registered claims: sub, iss, exp, iat, nbf', async () => {
 
 await step(`Hasura claims object under ${CLAIMS_NS}`, async () => {
   need(payload, 'a verified token')
-  const c = payload[CLAIMS_NS]
+  let c = payload[CLAIMS_NS]
+  if (STRINGIFIED) {
+    check(typeof c === 'string', `claims_format is stringified_json but ${CLAIMS_NS} is ${show(c)}`)
+    c = JSON.parse(c)
+  }
   check(c && typeof c === 'object' && !Array.isArray(c), `${CLAIMS_NS} is not a JSON object: ${show(c)}`)
   for (const [k, v] of Object.entries(c)) {
     check(k === k.toLowerCase(), `claim key ${show(k)} is not lower-case`)

@@ -8,6 +8,8 @@ use super::db::TestDb;
 
 pub struct TestServer {
     pub url: String,
+    /// The environment the server runs with (for CLI commands that must see the same configuration).
+    pub env: std::collections::HashMap<String, String>,
     /// Kept alive for as long as the server uses it.
     _db: TestDb,
     child: Child,
@@ -24,6 +26,7 @@ impl TestServer {
         let mut env = base_env(&db.url);
         env.insert("AUTH_HOST".into(), "127.0.0.1".into());
         env.insert("AUTH_PORT".into(), port.to_string());
+        env.insert("AUTH_SERVER_URL".into(), format!("http://127.0.0.1:{port}"));
         env.insert("AUTH_LOG_LEVEL".into(), "warn".into());
         for (key, value) in overrides {
             env.insert(key.to_string(), value.to_string());
@@ -38,9 +41,22 @@ impl TestServer {
             .spawn()
             .expect("start hauth");
         let url = format!("http://127.0.0.1:{port}");
-        let server = TestServer { url, _db: db, child };
+        let server = TestServer { url, env, _db: db, child };
         server.wait_healthy().await;
         server
+    }
+
+    /// Runs `hauth <args>` with the server's configuration and returns its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new(env!("CARGO_BIN_EXE_hauth"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .output()
+            .expect("run hauth");
+        assert!(output.status.success(), "hauth {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
     }
 
     async fn wait_healthy(&self) {

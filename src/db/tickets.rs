@@ -1,0 +1,3 @@
+//! Queries on `auth.one_time_codes`: hashed, single-use, expiring tickets and OTPs.
+
+pub const STATEMENTS: &[(&str, &str)] = &[];
