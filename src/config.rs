@@ -21,7 +21,41 @@ pub struct Config {
     pub passwords: PasswordConfig,
     pub hasura: HasuraConfig,
     pub hooks: HasuraHooksConfig,
+    pub access: AccessConfig,
+    pub features: FeaturesConfig,
+    pub codes: CodesConfig,
     pub log: LogConfig,
+}
+
+/// Who may sign up, and where users may be sent back to.
+#[derive(Clone, Debug, Default)]
+pub struct AccessConfig {
+    pub allowed_emails: Vec<String>,
+    pub allowed_email_domains: Vec<String>,
+    pub blocked_emails: Vec<String>,
+    pub blocked_email_domains: Vec<String>,
+    /// `AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS`: glob patterns besides `AUTH_CLIENT_URL`.
+    pub allowed_redirect_urls: Vec<String>,
+}
+
+/// Sign-in methods that are off unless enabled, as in nhost.
+#[derive(Clone, Debug, Default)]
+pub struct FeaturesConfig {
+    pub anonymous_users: bool,
+    pub passwordless_email: bool,
+    pub otp_email: bool,
+    pub passwordless_sms: bool,
+}
+
+/// Lifetimes and limits of emailed links and one-time codes.
+#[derive(Clone, Debug)]
+pub struct CodesConfig {
+    /// Seconds an emailed link (verify, reset, change, magic link) stays valid.
+    pub link_expires_in: i64,
+    /// Seconds an email or SMS one-time code stays valid.
+    pub otp_expires_in: i64,
+    /// Wrong guesses after which a one-time code is burnt.
+    pub otp_max_attempts: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -330,6 +364,24 @@ impl Config {
                 .then(|| r.string("AUTH_WEBHOOK_UNAUTHENTICATED_ROLE", "public")),
             actions_secret: r.raw("AUTH_ACTIONS_SECRET").map(|s| SecretString::from(s.to_string())),
         };
+        let access = AccessConfig {
+            allowed_emails: r.list("AUTH_ACCESS_CONTROL_ALLOWED_EMAILS", &[]),
+            allowed_email_domains: r.list("AUTH_ACCESS_CONTROL_ALLOWED_EMAIL_DOMAINS", &[]),
+            blocked_emails: r.list("AUTH_ACCESS_CONTROL_BLOCKED_EMAILS", &[]),
+            blocked_email_domains: r.list("AUTH_ACCESS_CONTROL_BLOCKED_EMAIL_DOMAINS", &[]),
+            allowed_redirect_urls: r.list("AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS", &[]),
+        };
+        let features = FeaturesConfig {
+            anonymous_users: r.boolean("AUTH_ANONYMOUS_USERS_ENABLED", false),
+            passwordless_email: r.boolean("AUTH_EMAIL_PASSWORDLESS_ENABLED", false),
+            otp_email: r.boolean("AUTH_OTP_EMAIL_ENABLED", false),
+            passwordless_sms: r.boolean("AUTH_SMS_PASSWORDLESS_ENABLED", false),
+        };
+        let codes = CodesConfig {
+            link_expires_in: r.parsed("AUTH_EMAIL_LINK_EXPIRES_IN", 3600i64),
+            otp_expires_in: r.parsed("AUTH_OTP_EXPIRES_IN", 300i64),
+            otp_max_attempts: r.parsed("AUTH_OTP_MAX_ATTEMPTS", 5i32),
+        };
         let debug = r.boolean("AUTH_DEBUG", false);
         let text_logs = r.boolean("AUTH_LOG_FORMAT_TEXT", false);
         let log = LogConfig {
@@ -353,6 +405,9 @@ impl Config {
                 jwks_max_age,
             },
             hooks,
+            access,
+            features,
+            codes,
             session,
             users,
             passwords,
@@ -377,6 +432,9 @@ impl Config {
         }
         if self.session.reuse_grace_period < 0 {
             problems.push("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD must not be negative".into());
+        }
+        if self.codes.link_expires_in <= 0 || self.codes.otp_expires_in <= 0 || self.codes.otp_max_attempts <= 0 {
+            problems.push("AUTH_EMAIL_LINK_EXPIRES_IN, AUTH_OTP_EXPIRES_IN and AUTH_OTP_MAX_ATTEMPTS must be positive".into());
         }
         if self.passwords.max_concurrent_hashes == 0 || self.database.pool_size == 0 {
             problems.push("AUTH_PASSWORD_HASH_CONCURRENCY and AUTH_DATABASE_POOL_SIZE must be at least 1".into());
@@ -457,6 +515,20 @@ impl Config {
             "HASURA_GRAPHQL_GRAPHQL_URL",
             self.hasura.graphql_url.as_ref().map(Url::to_string).unwrap_or_default(),
         );
+        let a = &self.access;
+        lines.insert("AUTH_ACCESS_CONTROL_ALLOWED_EMAILS", a.allowed_emails.join(","));
+        lines.insert("AUTH_ACCESS_CONTROL_ALLOWED_EMAIL_DOMAINS", a.allowed_email_domains.join(","));
+        lines.insert("AUTH_ACCESS_CONTROL_BLOCKED_EMAILS", a.blocked_emails.join(","));
+        lines.insert("AUTH_ACCESS_CONTROL_BLOCKED_EMAIL_DOMAINS", a.blocked_email_domains.join(","));
+        lines.insert("AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS", a.allowed_redirect_urls.join(","));
+        let f = &self.features;
+        lines.insert("AUTH_ANONYMOUS_USERS_ENABLED", f.anonymous_users.to_string());
+        lines.insert("AUTH_EMAIL_PASSWORDLESS_ENABLED", f.passwordless_email.to_string());
+        lines.insert("AUTH_OTP_EMAIL_ENABLED", f.otp_email.to_string());
+        lines.insert("AUTH_SMS_PASSWORDLESS_ENABLED", f.passwordless_sms.to_string());
+        lines.insert("AUTH_EMAIL_LINK_EXPIRES_IN", self.codes.link_expires_in.to_string());
+        lines.insert("AUTH_OTP_EXPIRES_IN", self.codes.otp_expires_in.to_string());
+        lines.insert("AUTH_OTP_MAX_ATTEMPTS", self.codes.otp_max_attempts.to_string());
         lines.insert("AUTH_LOG_LEVEL", self.log.filter.clone());
         lines.insert("AUTH_LOG_FORMAT", if self.log.json { "json" } else { "text" }.to_string());
         let mut out = String::new();
