@@ -115,43 +115,49 @@ impl PasswordHasher {
 mod tests {
     use super::*;
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     fn cheap() -> PasswordConfig {
         PasswordConfig { memory_kib: 1024, iterations: 1, parallelism: 1, max_concurrent_hashes: 2 }
     }
 
     #[tokio::test]
-    async fn argon2id_round_trip() {
-        let hasher = PasswordHasher::new(&cheap()).unwrap();
+    async fn argon2id_round_trip() -> TestResult {
+        let hasher = PasswordHasher::new(&cheap())?;
         let password = SecretString::from("correct horse");
-        let hash = hasher.hash(&password).await.unwrap();
+        let hash = hasher.hash(&password).await?;
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        let ok = hasher.verify(&password, Some(&hash)).await.unwrap();
+        let ok = hasher.verify(&password, Some(&hash)).await?;
         assert_eq!(ok, Verification { matches: true, needs_rehash: false });
-        let wrong = hasher.verify(&SecretString::from("wrong"), Some(&hash)).await.unwrap();
+        let wrong = hasher.verify(&SecretString::from("wrong"), Some(&hash)).await?;
         assert!(!wrong.matches);
+        Ok(())
     }
 
     #[tokio::test]
-    async fn bcrypt_hashes_from_nhost_verify_and_ask_for_rehash() {
-        let hasher = PasswordHasher::new(&cheap()).unwrap();
-        let stored = bcrypt::hash("legacy-pass", 4).unwrap().replacen("$2b$", "$2a$", 1);
-        let ok = hasher.verify(&SecretString::from("legacy-pass"), Some(&stored)).await.unwrap();
+    async fn bcrypt_hashes_from_nhost_verify_and_ask_for_rehash() -> TestResult {
+        let hasher = PasswordHasher::new(&cheap())?;
+        let stored = bcrypt::hash("legacy-pass", 4)?.replacen("$2b$", "$2a$", 1);
+        let ok = hasher.verify(&SecretString::from("legacy-pass"), Some(&stored)).await?;
         assert_eq!(ok, Verification { matches: true, needs_rehash: true });
+        Ok(())
     }
 
     #[tokio::test]
-    async fn other_argon2_parameters_ask_for_rehash() {
-        let old = PasswordHasher::new(&cheap()).unwrap();
-        let hash = old.hash(&SecretString::from("pw")).await.unwrap();
-        let new = PasswordHasher::new(&PasswordConfig { memory_kib: 2048, ..cheap() }).unwrap();
-        let v = new.verify(&SecretString::from("pw"), Some(&hash)).await.unwrap();
+    async fn other_argon2_parameters_ask_for_rehash() -> TestResult {
+        let old = PasswordHasher::new(&cheap())?;
+        let hash = old.hash(&SecretString::from("pw")).await?;
+        let new = PasswordHasher::new(&PasswordConfig { memory_kib: 2048, ..cheap() })?;
+        let v = new.verify(&SecretString::from("pw"), Some(&hash)).await?;
         assert_eq!(v, Verification { matches: true, needs_rehash: true });
+        Ok(())
     }
 
     #[tokio::test]
-    async fn missing_hash_never_matches() {
-        let hasher = PasswordHasher::new(&cheap()).unwrap();
-        let v = hasher.verify(&SecretString::from("hauth-dummy-password-for-constant-time"), None).await.unwrap();
+    async fn missing_hash_never_matches() -> TestResult {
+        let hasher = PasswordHasher::new(&cheap())?;
+        let v = hasher.verify(&SecretString::from("hauth-dummy-password-for-constant-time"), None).await?;
         assert!(!v.matches);
+        Ok(())
     }
 }

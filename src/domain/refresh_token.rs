@@ -58,8 +58,8 @@ mod tests {
     fn generated_tokens_have_the_uuid_shape_and_parse_back() {
         let token = RefreshToken::generate();
         assert_eq!(token.expose().len(), 36);
-        let parsed = RefreshToken::parse(token.expose()).unwrap();
-        assert_eq!(parsed.hash(), token.hash());
+        let parsed = RefreshToken::parse(token.expose()).map(|p| p.hash());
+        assert_eq!(parsed, Some(token.hash()));
     }
 
     #[test]

@@ -151,13 +151,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_come_from_configuration() {
-        let email = Email::parse("ada@example.com").unwrap();
-        let profile = SignupOptions::default().resolve(&config(), Some(&email)).unwrap();
+    fn defaults_come_from_configuration() -> Result<(), AuthError> {
+        let email = Email::parse("ada@example.com")?;
+        let profile = SignupOptions::default().resolve(&config(), Some(&email))?;
         assert_eq!(profile.allowed_roles, vec!["user", "me", "editor"]);
         assert_eq!(profile.default_role, "user");
         assert_eq!(profile.display_name, "ada@example.com");
         assert_eq!(profile.locale, "en");
+        Ok(())
     }
 
     #[test]
@@ -177,17 +178,18 @@ mod tests {
     }
 
     #[test]
-    fn locale_and_display_name_rules() {
+    fn locale_and_display_name_rules() -> Result<(), AuthError> {
         let other_locale = SignupOptions { locale: Some("de".into()), ..Default::default() };
-        assert_eq!(other_locale.resolve(&config(), None).unwrap().locale, "en");
+        assert_eq!(other_locale.resolve(&config(), None)?.locale, "en");
         let french = SignupOptions { locale: Some("fr".into()), ..Default::default() };
-        assert_eq!(french.resolve(&config(), None).unwrap().locale, "fr");
+        assert_eq!(french.resolve(&config(), None)?.locale, "fr");
         for bad in ["a/b", "x:y", "&amp", "&lt;b&gt;"] {
             let options = SignupOptions { display_name: Some(bad.into()), ..Default::default() };
             assert!(matches!(options.resolve(&config(), None), Err(AuthError::InvalidRequest(_))), "{bad}");
         }
         let good = SignupOptions { display_name: Some("Zoë O'Neil-Ünal".into()), ..Default::default() };
-        assert_eq!(good.resolve(&config(), None).unwrap().display_name, "Zoë O'Neil-Ünal");
+        assert_eq!(good.resolve(&config(), None)?.display_name, "Zoë O'Neil-Ünal");
+        Ok(())
     }
 
     #[test]

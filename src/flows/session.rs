@@ -108,7 +108,7 @@ async fn issue(
     db::users::update_last_seen(client, user.id, now).await?;
     let expires_in = state.config.jwt.access_token_expires_in;
     let claims = claims_for(state, client, &user).await?;
-    let access_token = state.keys.issue(&claims, now, expires_in)?;
+    let access_token = state.keys.issue(&claims, Some(family_id), now, expires_in)?;
     Ok(Session { access_token, access_token_expires_in: expires_in, refresh_token, refresh_token_id: id, user })
 }
 

@@ -41,17 +41,30 @@ impl HasuraClaims {
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     pub claims: HasuraClaims,
+    /// The session (refresh token family) the token was issued for, from the `sid` claim.
+    pub session_id: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
     /// Every session variable in the namespace (lower-case keys, string values; roles joined as given).
     pub session_variables: Map<String, Value>,
 }
 
 impl JwtKeys {
-    /// Issues an access token for `claims`, valid for `expires_in` seconds from `now`.
-    pub fn issue(&self, claims: &HasuraClaims, now: DateTime<Utc>, expires_in: i64) -> anyhow::Result<String> {
+    /// Issues an access token for `claims`, valid for `expires_in` seconds from `now`. `session_id` (the
+    /// refresh token family) goes in the OpenID `sid` claim, which Hasura ignores; it lets a password change
+    /// keep the caller's own session while ending the others.
+    pub fn issue(
+        &self,
+        claims: &HasuraClaims,
+        session_id: Option<Uuid>,
+        now: DateTime<Utc>,
+        expires_in: i64,
+    ) -> anyhow::Result<String> {
         let namespace = claims.to_namespace();
         let mut payload = Map::new();
         payload.insert("sub".into(), Value::String(claims.user_id.to_string()));
+        if let Some(session_id) = session_id {
+            payload.insert("sid".into(), Value::String(session_id.to_string()));
+        }
         payload.insert("iat".into(), Value::from(now.timestamp()));
         payload.insert("exp".into(), Value::from(now.timestamp() + expires_in));
         payload.insert("iss".into(), Value::String(self.issuer.clone()));
@@ -108,7 +121,8 @@ impl JwtKeys {
             .and_then(Value::as_i64)
             .and_then(|exp| DateTime::from_timestamp(exp, 0))
             .ok_or(TokenRejected::Invalid)?;
-        Ok(VerifiedToken { claims, expires_at, session_variables: namespace })
+        let session_id = payload.get("sid").and_then(Value::as_str).and_then(|sid| Uuid::parse_str(sid).ok());
+        Ok(VerifiedToken { claims, session_id, expires_at, session_variables: namespace })
     }
 }
 
