@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::password::PasswordHasher;
 use crate::jwt::JwtKeys;
+use crate::mail::Mail;
+use crate::sms::Sms;
 
 /// Shared by every request handler and worker; cheap to clone.
 #[derive(Clone)]
@@ -20,6 +22,11 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub passwords: PasswordHasher,
     pub clock: Clock,
+    pub mail: Arc<Mail>,
+    /// The SMS provider, when SMS sign-in is enabled.
+    pub sms: Option<Arc<Sms>>,
+    /// The one outgoing HTTP client (SMS providers), with timeouts and no redirects.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -31,11 +38,19 @@ impl AppState {
             use secrecy::ExposeSecret;
             db::connect(config.database.url.expose_secret(), config.database.pool_size)?
         };
-        Ok(AppState { config: Arc::new(config), pool, keys: Arc::new(keys), passwords, clock })
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build the HTTP client")?;
+        let mail = Arc::new(Mail::new(&config.mail)?);
+        let sms = config.sms.as_ref().map(|sms| Sms::new(sms, http.clone()).map(Arc::new)).transpose()?;
+        Ok(AppState { config: Arc::new(config), pool, keys: Arc::new(keys), passwords, clock, mail, sms, http })
     }
 }
 
-/// Migrates (unless disabled) and serves HTTP until `shutdown` is cancelled.
+/// Migrates (unless disabled), starts the mail outbox worker and serves HTTP until `shutdown` is
+/// cancelled; then waits for the worker to stop.
 pub async fn serve(state: AppState, shutdown: CancellationToken) -> anyhow::Result<()> {
     if state.config.database.migrate_on_start {
         let applied = db::migrate::run(state.config.database.migrations_url()).await?;
@@ -45,9 +60,22 @@ pub async fn serve(state: AppState, shutdown: CancellationToken) -> anyhow::Resu
     let address = format!("{}:{}", state.config.http.host, state.config.http.port);
     let listener = TcpListener::bind(address.clone());
     tracing::info!(%address, prefix = %state.config.http.api_prefix, "hauth listening");
+    let worker = tokio::spawn(crate::workers::mail_outbox::run(
+        state.pool.clone(),
+        state.mail.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let app = crate::api::routes(state);
-    poem::Server::new(listener)
-        .run_with_graceful_shutdown(app, shutdown.cancelled_owned(), Some(std::time::Duration::from_secs(10)))
+    let served = poem::Server::new(listener)
+        .run_with_graceful_shutdown(app, shutdown.clone().cancelled_owned(), Some(std::time::Duration::from_secs(10)))
         .await
-        .with_context(|| format!("HTTP server on {address} failed"))
+        .with_context(|| format!("HTTP server on {address} failed"));
+    shutdown.cancel();
+    match tokio::time::timeout(std::time::Duration::from_secs(10), worker).await {
+        Ok(Ok(())) => tracing::info!("mail worker stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "mail worker crashed"),
+        Err(_) => tracing::warn!("mail worker did not stop in time"),
+    }
+    served
 }

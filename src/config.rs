@@ -9,6 +9,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::domain::claims::CustomClaims;
+use crate::mail::MailConfig;
+use crate::sms::SmsConfig;
 
 /// The validated configuration.
 #[derive(Clone, Debug)]
@@ -24,6 +26,9 @@ pub struct Config {
     pub access: AccessConfig,
     pub features: FeaturesConfig,
     pub codes: CodesConfig,
+    pub mail: MailConfig,
+    /// Present when SMS sign-in is enabled; its settings are only required then.
+    pub sms: Option<SmsConfig>,
     pub log: LogConfig,
 }
 
@@ -382,6 +387,12 @@ impl Config {
             otp_expires_in: r.parsed("AUTH_OTP_EXPIRES_IN", 300i64),
             otp_max_attempts: r.parsed("AUTH_OTP_MAX_ATTEMPTS", 5i32),
         };
+        let mail = MailConfig::from_env(vars).map_err(|problems| r.problems.extend(problems)).ok();
+        let sms = if features.passwordless_sms {
+            SmsConfig::from_env(vars).map(Some).map_err(|problems| r.problems.extend(problems)).ok()
+        } else {
+            Some(None)
+        };
         let debug = r.boolean("AUTH_DEBUG", false);
         let text_logs = r.boolean("AUTH_LOG_FORMAT_TEXT", false);
         let log = LogConfig {
@@ -389,7 +400,7 @@ impl Config {
             json: !text_logs && r.string("AUTH_LOG_FORMAT", "json").eq_ignore_ascii_case("json"),
         };
 
-        let (Some(secret), Some(server_url)) = (secret, server_url) else {
+        let (Some(secret), Some(server_url), Some(mail), Some(sms)) = (secret, server_url, mail, sms) else {
             return Err(ConfigErrors(r.problems));
         };
         let http = HttpConfig { host, port, api_prefix, server_url, client_url, max_body_bytes };
@@ -408,6 +419,8 @@ impl Config {
             access,
             features,
             codes,
+            mail,
+            sms,
             session,
             users,
             passwords,
@@ -530,9 +543,16 @@ impl Config {
         lines.insert("AUTH_OTP_EXPIRES_IN", self.codes.otp_expires_in.to_string());
         lines.insert("AUTH_OTP_MAX_ATTEMPTS", self.codes.otp_max_attempts.to_string());
         lines.insert("AUTH_LOG_LEVEL", self.log.filter.clone());
+        let sms_lines = self.sms.as_ref().map(SmsConfig::redacted_lines).unwrap_or_default();
+        let sections = self.mail.redacted_lines().into_iter().chain(sms_lines);
+        let mut owned: Vec<(String, String)> = sections.collect();
+        owned.sort();
         lines.insert("AUTH_LOG_FORMAT", if self.log.json { "json" } else { "text" }.to_string());
         let mut out = String::new();
-        for (key, value) in lines {
+        let mut all: Vec<(String, String)> = lines.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        all.extend(owned);
+        all.sort();
+        for (key, value) in all {
             let _ = writeln!(out, "{key}={value}");
         }
         out
@@ -573,16 +593,16 @@ mod tests {
     const HS: &str = r#"{"type":"HS256","key":"0123456789abcdef0123456789abcdef"}"#;
 
     #[test]
-    fn nhost_defaults_apply() {
+    fn nhost_defaults_apply() -> Result<(), ConfigErrors> {
         let config =
-            Config::from_env(&env(&[("DATABASE_URL", "postgres://localhost/db"), ("HASURA_GRAPHQL_JWT_SECRET", HS)]))
-                .unwrap();
+            Config::from_env(&env(&[("DATABASE_URL", "postgres://localhost/db"), ("HASURA_GRAPHQL_JWT_SECRET", HS)]))?;
         assert_eq!(config.http.port, 4000);
         assert_eq!(config.jwt.access_token_expires_in, 900);
         assert_eq!(config.session.refresh_token_expires_in, 2_592_000);
         assert_eq!(config.session.reuse_grace_period, 30);
         assert_eq!(config.users.default_allowed_roles, vec!["me", "user"]);
         assert_eq!(config.users.allowed_locales, vec!["en"]);
+        Ok(())
     }
 
     #[test]
@@ -592,7 +612,7 @@ mod tests {
             ("AUTH_ACCESS_TOKEN_EXPIRES_IN", "soon"),
             ("HASURA_GRAPHQL_JWT_SECRET", HS),
         ]))
-        .unwrap_err();
+        .expect_err("must be refused");
         let text = err.to_string();
         assert!(text.contains("AUTH_PORT"), "{text}");
         assert!(text.contains("AUTH_ACCESS_TOKEN_EXPIRES_IN"), "{text}");
@@ -605,22 +625,22 @@ mod tests {
             ("DATABASE_URL", "postgres://localhost/db"),
             ("HASURA_GRAPHQL_JWT_SECRET", r#"{"type":"HS256","key":"short"}"#),
         ]))
-        .unwrap_err();
+        .expect_err("must be refused");
         assert!(err.to_string().contains("32"), "{err}");
     }
 
     #[test]
-    fn redacted_output_hides_secrets() {
+    fn redacted_output_hides_secrets() -> Result<(), ConfigErrors> {
         let config = Config::from_env(&env(&[
             ("DATABASE_URL", "postgres://app:hunter2@localhost/db"),
             ("HASURA_GRAPHQL_JWT_SECRET", HS),
             ("HASURA_GRAPHQL_ADMIN_SECRET", "admin-secret-value"),
-        ]))
-        .unwrap();
+        ]))?;
         let out = config.redacted();
         assert!(!out.contains("hunter2"));
         assert!(!out.contains("0123456789abcdef"));
         assert!(!out.contains("admin-secret-value"));
         assert!(out.contains("HASURA_GRAPHQL_ADMIN_SECRET=<redacted>"));
+        Ok(())
     }
 }

@@ -32,6 +32,20 @@ pub enum AuthError {
     Unauthenticated(&'static str),
     #[error("This endpoint is disabled")]
     DisabledEndpoint,
+    #[error("Invalid or expired personal access token")]
+    InvalidPat,
+    #[error("Forbidden, user is anonymous.")]
+    ForbiddenAnonymous,
+    #[error("Invalid ticket")]
+    InvalidTicket,
+    #[error("Invalid or expired OTP")]
+    InvalidOtp,
+    #[error("User's email is already verified")]
+    EmailAlreadyVerified,
+    #[error("Logged in user is not anonymous")]
+    UserNotAnonymous,
+    #[error("Cannot send SMS, check your phone number is correct")]
+    CannotSendSms,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -21,5 +21,8 @@ pub mod domain;
 pub mod error;
 pub mod flows;
 pub mod jwt;
+pub mod mail;
 pub mod pgcluster;
+pub mod sms;
 pub mod telemetry;
+pub mod workers;

@@ -107,6 +107,15 @@ impl From<AuthError> for ApiError {
                 ApiError::Conflict(body(StatusCode::CONFLICT, "email-already-in-use", message))
             }
             AuthError::DisabledEndpoint => ApiError::Conflict(body(StatusCode::CONFLICT, "disabled-endpoint", message)),
+            AuthError::InvalidPat => Self::unauthorized("invalid-pat", message),
+            AuthError::ForbiddenAnonymous => {
+                ApiError::Forbidden(body(StatusCode::FORBIDDEN, "forbidden-anonymous", message))
+            }
+            AuthError::InvalidTicket => Self::unauthorized("invalid-ticket", message),
+            AuthError::InvalidOtp => Self::bad_request("invalid-otp", message),
+            AuthError::EmailAlreadyVerified => Self::bad_request("email-already-verified", message),
+            AuthError::UserNotAnonymous => Self::bad_request("user-not-anonymous", message),
+            AuthError::CannotSendSms => Self::bad_request("cannot-send-sms", message),
             AuthError::Internal(cause) => Self::internal(&cause),
         }
     }

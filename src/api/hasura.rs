@@ -235,7 +235,7 @@ impl HasuraApi {
     async fn webhook_get(&self, req: &Request) -> Result<Json<BTreeMap<String, String>>, ApiError> {
         let headers =
             ClientHeaders { authorization: req.header("authorization"), requested_role: req.header("x-hasura-role") };
-        Ok(Json(flows::webhook::authorize(&self.state, headers)?))
+        Ok(Json(flows::webhook::authorize(&self.state, headers).await?))
     }
 
     /// Auth webhook (POST mode)
@@ -247,7 +247,7 @@ impl HasuraApi {
             authorization: header_ci(&body.0.headers, "authorization"),
             requested_role: header_ci(&body.0.headers, "x-hasura-role"),
         };
-        Ok(Json(flows::webhook::authorize(&self.state, headers)?))
+        Ok(Json(flows::webhook::authorize(&self.state, headers).await?))
     }
 
     /// Action handler

@@ -2,15 +2,20 @@
 //! parse the request into domain values, call one flow and map the result. `routes` adds the OpenAPI
 //! document (`/openapi.json`), a human docs page (`/docs`) and the request context middleware, all under
 //! `AUTH_API_PREFIX`.
+pub mod account;
+pub mod anonymous;
 pub mod authentication;
 pub mod context;
 pub mod error;
 pub mod hasura;
+pub mod passwordless;
+pub mod pat;
 pub mod schemas;
 pub mod security;
 pub mod session;
 pub mod system;
 pub mod user;
+pub mod verify;
 
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -29,10 +34,25 @@ pub enum ApiTags {
     System,
     /// Endpoints the Hasura GraphQL engine calls: the auth webhook and the action handler.
     Hasura,
+    /// Personal access tokens and other credentials of the signed-in user.
+    Security,
+    /// The links users follow from their mailbox.
+    Verification,
 }
 
-pub type Apis =
-    (authentication::AuthenticationApi, session::SessionApi, user::UserApi, system::SystemApi, hasura::HasuraApi);
+pub type Apis = (
+    authentication::AuthenticationApi,
+    session::SessionApi,
+    user::UserApi,
+    system::SystemApi,
+    hasura::HasuraApi,
+    anonymous::AnonymousApi,
+    pat::PatSigninApi,
+    pat::PatSecurityApi,
+    passwordless::PasswordlessApi,
+    account::AccountApi,
+    verify::VerifyApi,
+);
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -42,6 +62,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         user::UserApi { state: state.clone() },
         system::SystemApi { state: state.clone() },
         hasura::HasuraApi { state: state.clone() },
+        anonymous::AnonymousApi { state: state.clone() },
+        pat::PatSigninApi { state: state.clone() },
+        pat::PatSecurityApi { state: state.clone() },
+        passwordless::PasswordlessApi { state: state.clone() },
+        account::AccountApi { state: state.clone() },
+        verify::VerifyApi { state: state.clone() },
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

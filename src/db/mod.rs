@@ -4,6 +4,8 @@
 //! never see a raw `tokio_postgres::Error`.
 pub mod claims;
 pub mod migrate;
+pub mod outbox;
+pub mod pat;
 pub mod refresh_tokens;
 pub mod tickets;
 pub mod users;
@@ -22,6 +24,8 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     [
         &[("health/ping", include_str!("sql/health/ping.sql"))][..],
         claims::STATEMENTS,
+        outbox::STATEMENTS,
+        pat::STATEMENTS,
         refresh_tokens::STATEMENTS,
         tickets::STATEMENTS,
         users::STATEMENTS,

@@ -13,7 +13,10 @@ pub const REVOKE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/r
 pub const DELETE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/delete_refresh_token_family.sql");
 pub const DELETE_USER_REFRESH_TOKENS: &str = include_str!("sql/refresh_tokens/delete_user_refresh_tokens.sql");
 
+pub const DELETE_OTHER_SESSIONS: &str = include_str!("sql/refresh_tokens/delete_other_sessions.sql");
+
 pub const STATEMENTS: &[(&str, &str)] = &[
+    ("refresh_tokens/delete_other_sessions", DELETE_OTHER_SESSIONS),
     ("refresh_tokens/insert_refresh_token", INSERT_REFRESH_TOKEN),
     ("refresh_tokens/select_refresh_token_for_update", SELECT_REFRESH_TOKEN_FOR_UPDATE),
     ("refresh_tokens/mark_refresh_token_rotated", MARK_REFRESH_TOKEN_ROTATED),
@@ -119,4 +122,14 @@ pub async fn delete_refresh_token_family(client: &impl GenericClient, hash: &str
 pub async fn delete_user_refresh_tokens(client: &impl GenericClient, user_id: Uuid) -> Result<u64, AuthError> {
     let statement = client.prepare_cached(DELETE_USER_REFRESH_TOKENS).await.map_err(internal)?;
     client.execute(&statement, &[&user_id]).await.map_err(internal)
+}
+
+/// Ends every session (regular refresh tokens; PATs stay) of a user except the family `keep`, if given.
+pub async fn delete_other_sessions(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<u64, AuthError> {
+    let statement = client.prepare_cached(DELETE_OTHER_SESSIONS).await.map_err(internal)?;
+    client.execute(&statement, &[&user_id, &keep]).await.map_err(internal)
 }

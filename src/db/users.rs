@@ -14,7 +14,27 @@ pub const SELECT_CREDENTIALS_BY_EMAIL: &str = include_str!("sql/users/select_cre
 pub const UPDATE_PASSWORD_HASH: &str = include_str!("sql/users/update_password_hash.sql");
 pub const UPDATE_LAST_SEEN: &str = include_str!("sql/users/update_last_seen.sql");
 
+pub const SELECT_USER_BY_EMAIL: &str = include_str!("sql/users/select_user_by_email.sql");
+pub const SELECT_USER_BY_PHONE: &str = include_str!("sql/users/select_user_by_phone.sql");
+pub const UPDATE_EMAIL_VERIFIED: &str = include_str!("sql/users/update_email_verified.sql");
+pub const UPDATE_PHONE_VERIFIED: &str = include_str!("sql/users/update_phone_verified.sql");
+pub const UPDATE_NEW_EMAIL: &str = include_str!("sql/users/update_new_email.sql");
+pub const CONFIRM_NEW_EMAIL: &str = include_str!("sql/users/confirm_new_email.sql");
+pub const DEANONYMIZE_USER: &str = include_str!("sql/users/deanonymize_user.sql");
+pub const REPLACE_USER_ROLES: &str = include_str!("sql/users/replace_user_roles.sql");
+
+pub const UPDATE_PHONE_NUMBER: &str = include_str!("sql/users/update_phone_number.sql");
+
 pub const STATEMENTS: &[(&str, &str)] = &[
+    ("users/update_phone_number", UPDATE_PHONE_NUMBER),
+    ("users/select_user_by_email", SELECT_USER_BY_EMAIL),
+    ("users/select_user_by_phone", SELECT_USER_BY_PHONE),
+    ("users/update_email_verified", UPDATE_EMAIL_VERIFIED),
+    ("users/update_phone_verified", UPDATE_PHONE_VERIFIED),
+    ("users/update_new_email", UPDATE_NEW_EMAIL),
+    ("users/confirm_new_email", CONFIRM_NEW_EMAIL),
+    ("users/deanonymize_user", DEANONYMIZE_USER),
+    ("users/replace_user_roles", REPLACE_USER_ROLES),
     ("users/insert_user", INSERT_USER),
     ("users/insert_user_roles", INSERT_USER_ROLES),
     ("users/select_user_by_id", SELECT_USER_BY_ID),
@@ -114,13 +134,86 @@ pub async fn select_credentials_by_email(
 }
 
 pub async fn update_password_hash(client: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(UPDATE_PASSWORD_HASH).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &hash]).await.map_err(internal)?;
-    Ok(())
+    execute(client, UPDATE_PASSWORD_HASH, &[&id, &hash]).await.map(|_| ())
 }
 
 pub async fn update_last_seen(client: &impl GenericClient, id: Uuid, now: DateTime<Utc>) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(UPDATE_LAST_SEEN).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &now]).await.map_err(internal)?;
+    execute(client, UPDATE_LAST_SEEN, &[&id, &now]).await.map(|_| ())
+}
+
+/// The id of the user with this email (case-insensitive), if any.
+pub async fn select_user_id_by_email(client: &impl GenericClient, email: &str) -> Result<Option<Uuid>, AuthError> {
+    let statement = client.prepare_cached(SELECT_USER_BY_EMAIL).await.map_err(internal)?;
+    let row = client.query_opt(&statement, &[&email]).await.map_err(internal)?;
+    row.map(|row| row.try_get(0)).transpose().map_err(internal)
+}
+
+/// The id of the user with this E.164 phone number, if any.
+pub async fn select_user_id_by_phone(client: &impl GenericClient, phone: &str) -> Result<Option<Uuid>, AuthError> {
+    let statement = client.prepare_cached(SELECT_USER_BY_PHONE).await.map_err(internal)?;
+    let row = client.query_opt(&statement, &[&phone]).await.map_err(internal)?;
+    row.map(|row| row.try_get(0)).transpose().map_err(internal)
+}
+
+async fn execute(client: &impl GenericClient, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64, AuthError> {
+    let statement = client.prepare_cached(sql).await.map_err(internal)?;
+    client.execute(&statement, params).await.map_err(internal)
+}
+
+pub async fn update_email_verified(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
+    execute(client, UPDATE_EMAIL_VERIFIED, &[&id]).await.map(|_| ())
+}
+
+pub async fn update_phone_verified(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
+    execute(client, UPDATE_PHONE_VERIFIED, &[&id]).await.map(|_| ())
+}
+
+pub async fn update_new_email(client: &impl GenericClient, id: Uuid, new_email: &str) -> Result<(), AuthError> {
+    execute(client, UPDATE_NEW_EMAIL, &[&id, &new_email]).await.map(|_| ())
+}
+
+/// Makes the pending new email the user's email. A taken address becomes `EmailAlreadyInUse`.
+pub async fn confirm_new_email(client: &impl GenericClient, id: Uuid, new_email: &str) -> Result<(), AuthError> {
+    let statement = client.prepare_cached(CONFIRM_NEW_EMAIL).await.map_err(internal)?;
+    client.execute(&statement, &[&id, &new_email]).await.map_err(|e| match unique_violation(&e) {
+        Some("users_email_key") => AuthError::EmailAlreadyInUse,
+        _ => internal(e),
+    })?;
     Ok(())
+}
+
+/// Turns an anonymous user into a regular one, keeping the id. Returns false if the user was not anonymous.
+pub async fn deanonymize_user(client: &impl GenericClient, user: &NewUser) -> Result<bool, AuthError> {
+    let statement = client.prepare_cached(DEANONYMIZE_USER).await.map_err(internal)?;
+    let updated = client
+        .execute(
+            &statement,
+            &[
+                &user.id,
+                &user.email.as_ref().map(|e| e.as_str()),
+                &user.password_hash,
+                &user.default_role,
+                &user.display_name,
+                &user.locale,
+                &user.metadata,
+                &user.avatar_url,
+            ],
+        )
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some("users_email_key") => AuthError::EmailAlreadyInUse,
+            _ => internal(e),
+        })?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    execute(client, REPLACE_USER_ROLES, &[&user.id, &user.allowed_roles]).await?;
+    let statement = client.prepare_cached(INSERT_USER_ROLES).await.map_err(internal)?;
+    client.execute(&statement, &[&user.id, &user.allowed_roles]).await.map_err(internal)?;
+    Ok(true)
+}
+
+/// Sets a user's phone number. A number already taken becomes an internal error: callers look it up first.
+pub async fn update_phone_number(client: &impl GenericClient, id: Uuid, phone: &str) -> Result<(), AuthError> {
+    execute(client, UPDATE_PHONE_NUMBER, &[&id, &phone]).await.map(|_| ())
 }

@@ -1,8 +1,11 @@
 //! Value types and pure rules. Request strings become these types at the edge, so nothing below `api/`
 //! handles a raw string that carries meaning.
+pub mod access;
 pub mod claims;
 pub mod email;
 pub mod password;
+pub mod phone;
+pub mod redirect;
 pub mod refresh_token;
 pub mod user;
 

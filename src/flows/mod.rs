@@ -1,9 +1,17 @@
 //! Use cases, one module per user-visible flow. Flows take the [`crate::app::AppState`], domain values and
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
+pub mod anonymous;
+pub mod deanonymize;
+pub mod email_change;
+pub mod password;
+pub mod passwordless;
+pub mod pat;
 pub mod session;
 pub mod signin;
 pub mod signup;
+pub mod tickets;
 pub mod user;
+pub mod verification;
 pub mod webhook;
 
 pub use session::Session;

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod helpers;
 
+mod anonymous;
 mod bad_input;
 mod claims;
 mod deployment;
@@ -11,11 +12,14 @@ mod hasura_actions;
 mod hasura_metadata;
 mod hasura_webhook;
 mod jwt;
+mod mail;
 mod migrations;
+mod pat;
 mod sdk;
 mod session;
 mod signin;
 mod signup;
+mod sms;
 mod sql_statements;
 mod system;
 mod token;

@@ -2,6 +2,8 @@
 //! in-process over HTTP ([`app`]), and the real `hauth` binary on a port for black-box clients ([`server`]).
 pub mod app;
 pub mod db;
+pub mod maildev;
 pub mod server;
+pub mod sms_standin;
 
 pub use app::TestApp;

@@ -1,0 +1,92 @@
+//! Tag `authentication`, passwordless methods: magic links and codes by email, codes by SMS.
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::schemas::{SessionPayload, SignInResponseBody, SignUpOptionsBody};
+use crate::app::AppState;
+use crate::domain::Email;
+use crate::flows;
+
+#[derive(Object)]
+#[oai(rename = "SignInPasswordlessEmailRequest", deny_unknown_fields)]
+pub struct EmailSigninRequest {
+    pub email: String,
+    pub options: Option<SignUpOptionsBody>,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignInOTPEmailVerifyRequest", deny_unknown_fields)]
+pub struct EmailOtpVerifyRequest {
+    pub otp: String,
+    pub email: String,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignInPasswordlessSmsRequest", deny_unknown_fields)]
+pub struct SmsSigninRequest {
+    #[oai(rename = "phoneNumber")]
+    pub phone_number: String,
+    pub options: Option<SignUpOptionsBody>,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignInPasswordlessSmsOtpRequest", deny_unknown_fields)]
+pub struct SmsOtpRequest {
+    #[oai(rename = "phoneNumber")]
+    pub phone_number: String,
+    pub otp: String,
+}
+
+fn ok() -> Json<String> {
+    Json("OK".to_string())
+}
+
+pub struct PasswordlessApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Authentication")]
+impl PasswordlessApi {
+    /// Sign in with magic link email
+    ///
+    /// Answers the same whether or not the address has an account (an unknown one is signed up).
+    #[oai(path = "/signin/passwordless/email", method = "post", operation_id = "signInPasswordlessEmail")]
+    async fn magic_link(&self, body: Json<EmailSigninRequest>) -> Result<Json<String>, ApiError> {
+        let email = Email::parse(&body.0.email)?;
+        flows::passwordless::send_magic_link(&self.state, email, body.0.options.unwrap_or_default().into())?;
+        Ok(ok())
+    }
+
+    /// Sign in with email OTP
+    #[oai(path = "/signin/otp/email", method = "post", operation_id = "signInOTPEmail")]
+    async fn email_otp(&self, body: Json<EmailSigninRequest>) -> Result<Json<String>, ApiError> {
+        let email = Email::parse(&body.0.email)?;
+        flows::passwordless::send_email_otp(&self.state, email, body.0.options.unwrap_or_default().into())?;
+        Ok(ok())
+    }
+
+    /// Verify email OTP
+    #[oai(path = "/signin/otp/email/verify", method = "post", operation_id = "verifySignInOTPEmail")]
+    async fn email_otp_verify(&self, body: Json<EmailOtpVerifyRequest>) -> Result<Json<SessionPayload>, ApiError> {
+        let email = Email::parse(&body.0.email)?;
+        let session = flows::passwordless::verify_email_otp(&self.state, email, &body.0.otp).await?;
+        Ok(Json(SessionPayload { session: Some(session.into()) }))
+    }
+
+    /// Sign in with SMS OTP
+    #[oai(path = "/signin/passwordless/sms", method = "post", operation_id = "signInPasswordlessSms")]
+    async fn sms(&self, body: Json<SmsSigninRequest>) -> Result<Json<String>, ApiError> {
+        let options = body.0.options.unwrap_or_default().into();
+        flows::passwordless::send_sms_code(&self.state, &body.0.phone_number, options).await?;
+        Ok(ok())
+    }
+
+    /// Verify SMS OTP
+    #[oai(path = "/signin/passwordless/sms/otp", method = "post", operation_id = "verifySignInPasswordlessSms")]
+    async fn sms_otp(&self, body: Json<SmsOtpRequest>) -> Result<Json<SignInResponseBody>, ApiError> {
+        let session = flows::passwordless::verify_sms_code(&self.state, &body.0.phone_number, &body.0.otp).await?;
+        Ok(Json(SignInResponseBody { session: Some(session.into()), mfa: None }))
+    }
+}

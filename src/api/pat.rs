@@ -1,0 +1,81 @@
+//! Personal access tokens: `POST /pat` (tag `security`, bearer required) creates one; `POST /signin/pat`
+//! (tag `authentication`) exchanges one for a session. The token is returned once and stored only hashed.
+use chrono::{DateTime, Utc};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use serde_json::Value;
+
+use super::ApiTags;
+use super::error::ApiError;
+use super::schemas::{SecretField, SessionPayload};
+use super::security::BearerAuth;
+use crate::app::AppState;
+use crate::flows;
+
+#[derive(Object)]
+#[oai(rename = "CreatePATRequest", rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePatRequest {
+    /// When the PAT stops working; must be in the future.
+    pub expires_at: DateTime<Utc>,
+    /// Free-form metadata stored with the PAT (a JSON object), e.g. its name.
+    pub metadata: Option<Value>,
+}
+
+#[derive(Object)]
+#[oai(rename = "CreatePATResponse", rename_all = "camelCase")]
+pub struct CreatePatResponse {
+    /// ID of the PAT.
+    pub id: String,
+    /// The PAT itself; shown only this once.
+    pub personal_access_token: String,
+}
+
+#[derive(Object)]
+#[oai(rename = "SignInPATRequest", rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInPatRequest {
+    /// The personal access token.
+    pub personal_access_token: SecretField,
+}
+
+pub struct PatSecurityApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Security")]
+impl PatSecurityApi {
+    /// Create a Personal Access Token (PAT)
+    ///
+    /// Creates a long-lived token for programmatic access, usable with `POST /signin/pat` and as a bearer
+    /// token at the Hasura webhook. Anonymous users may not create one.
+    #[oai(path = "/pat", method = "post", operation_id = "createPAT")]
+    async fn create_pat(
+        &self,
+        auth: BearerAuth,
+        body: Json<CreatePatRequest>,
+    ) -> Result<Json<CreatePatResponse>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        let body = body.0;
+        let created = flows::pat::create(&self.state, bearer.claims.user_id, body.expires_at, body.metadata).await?;
+        Ok(Json(CreatePatResponse {
+            id: created.id.to_string(),
+            personal_access_token: created.token.expose().to_string(),
+        }))
+    }
+}
+
+pub struct PatSigninApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Authentication")]
+impl PatSigninApi {
+    /// Sign in with Personal Access Token (PAT)
+    ///
+    /// Returns a session with a new refresh token; the PAT itself is unchanged.
+    #[oai(path = "/signin/pat", method = "post", operation_id = "signInPAT")]
+    async fn signin_pat(&self, body: Json<SignInPatRequest>) -> Result<Json<SessionPayload>, ApiError> {
+        use secrecy::ExposeSecret;
+        let session = flows::pat::signin(&self.state, body.0.personal_access_token.0.expose_secret()).await?;
+        Ok(Json(SessionPayload { session: Some(session.into()) }))
+    }
+}

@@ -1,0 +1,114 @@
+//! Tag `verification`: the links users follow from their mailbox. `GET /verify` checks the ticket without
+//! using it and answers a small page that submits itself (browsers continue at once; link scanners, which
+//! run no script, stop there); `POST /verify` uses the ticket and redirects to `redirectTo` with
+//! `refreshToken` and `type`, or with `error` and `errorDescription`. A browser never gets raw JSON.
+use poem_openapi::param::Query;
+use poem_openapi::payload::{Form, Html};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use url::Url;
+
+use super::ApiTags;
+use crate::app::AppState;
+use crate::flows::verification::{self, LinkOutcome};
+
+#[derive(ApiResponse)]
+pub enum VerifyResponse {
+    /// Back to the application, signed in or with an error.
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "Location")] String, #[oai(header = "Cache-Control")] String),
+    /// A page that confirms the link in the browser (so mail scanners cannot use it up).
+    #[oai(status = 200)]
+    Confirm(
+        Html<String>,
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "Referrer-Policy")] String,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "VerifyTicketForm")]
+pub struct VerifyForm {
+    pub ticket: String,
+    #[oai(rename = "redirectTo")]
+    #[serde(rename = "redirectTo")]
+    pub redirect_to: Option<String>,
+}
+
+fn redirect(outcome: LinkOutcome) -> VerifyResponse {
+    let location = match Url::parse(&outcome.redirect_to) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str())));
+            url.to_string()
+        }
+        // No usable client URL to go back to: a bare path on this service is the least surprising target.
+        Err(_) => format!(
+            "/?{}",
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str()))).finish()
+        ),
+    };
+    VerifyResponse::Redirect(location, "no-store".into())
+}
+
+fn escape(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn confirm_page(ticket: &str, redirect_to: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Continue</title></head>
+<body style="font-family: sans-serif; text-align: center; margin-top: 4em">
+<form id="verify" method="post" action="verify">
+<input type="hidden" name="ticket" value="{ticket}">
+<input type="hidden" name="redirectTo" value="{redirect_to}">
+<button type="submit" style="font-size: 1.2em; padding: .6em 1.4em">Continue</button>
+</form>
+<script>document.getElementById("verify").submit();</script>
+</body></html>
+"#,
+        ticket = escape(ticket),
+        redirect_to = escape(redirect_to),
+    )
+}
+
+pub struct VerifyApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Verification")]
+impl VerifyApi {
+    /// Verify email and authentication tickets
+    ///
+    /// Checks the ticket without using it; answers a page that confirms it with `POST /verify`, or
+    /// redirects to `redirectTo` with `error` when the ticket is not valid.
+    #[oai(path = "/verify", method = "get", operation_id = "verifyTicket")]
+    async fn verify_get(
+        &self,
+        ticket: Query<String>,
+        /// Deprecated and ignored; the ticket says what it is for.
+        #[oai(name = "type")]
+        _link_type: Query<Option<String>>,
+        #[oai(name = "redirectTo")] redirect_to: Query<Option<String>>,
+    ) -> VerifyResponse {
+        match verification::check_link(&self.state, &ticket.0, redirect_to.0.as_deref()).await {
+            Ok(redirect_to) => VerifyResponse::Confirm(
+                Html(confirm_page(&ticket.0, &redirect_to)),
+                "no-store".into(),
+                "no-referrer".into(),
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'".into(),
+            ),
+            Err(outcome) => redirect(outcome),
+        }
+    }
+
+    /// Use a ticket
+    ///
+    /// Uses the ticket once and redirects to `redirectTo` with `refreshToken` and `type`, or with `error`
+    /// and `errorDescription`.
+    #[oai(path = "/verify", method = "post", operation_id = "verifyTicketConfirm")]
+    async fn verify_post(&self, form: Form<VerifyForm>) -> VerifyResponse {
+        redirect(verification::follow_link(&self.state, &form.0.ticket, form.0.redirect_to.as_deref()).await)
+    }
+}

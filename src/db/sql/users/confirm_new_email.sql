@@ -1,0 +1,1 @@
+update auth.users set email = $2::text, new_email = null, email_verified = true where id = $1

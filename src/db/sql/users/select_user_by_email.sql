@@ -1,0 +1,3 @@
+select u.id
+from auth.users u
+where u.email = $1::text::public.citext

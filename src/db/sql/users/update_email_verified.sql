@@ -1,0 +1,1 @@
+update auth.users set email_verified = true where id = $1

@@ -1,0 +1,1 @@
+update auth.users set new_email = $2::text where id = $1

@@ -1,0 +1,1 @@
+update auth.users set phone_number_verified = true where id = $1

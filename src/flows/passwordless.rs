@@ -1,0 +1,216 @@
+//! Signing in without a password: a magic link or a six-digit code by email, or a code by SMS. An unknown
+//! address becomes a new user (sign-up rules apply). Email requests answer the same whether or not the
+//! address exists: the lookup, the sign-up and the mail happen after the answer.
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::tickets::{self, CodeKind, LinkKind, LinkRequest};
+use super::verification::{in_background, redirect_policy};
+use crate::app::AppState;
+use crate::db;
+use crate::domain::access::email_allowed;
+use crate::domain::phone::PhoneNumber;
+use crate::domain::user::{NewUser, Profile, SignupOptions, User};
+use crate::domain::Email;
+use crate::error::AuthError;
+use crate::flows::Session;
+use crate::mail::{OutgoingEmail, Template, TemplateVariables};
+use crate::sms::{Sms, SmsError};
+
+/// The checks that do not depend on whether the address exists, done before answering.
+fn prepare_email_signin(
+    state: &AppState,
+    enabled: bool,
+    email: &Email,
+    options: &SignupOptions,
+) -> Result<(String, Profile), AuthError> {
+    if !enabled {
+        return Err(AuthError::DisabledEndpoint);
+    }
+    if !email_allowed(&state.config.access, email) {
+        return Err(AuthError::InvalidEmailPassword);
+    }
+    let redirect_to = redirect_policy(state).resolve(options.redirect_to.as_deref())?;
+    let profile = options.resolve(&state.config.users, Some(email))?;
+    Ok((redirect_to, profile))
+}
+
+/// The user behind an address, created when signing up is allowed; `None` when it may not sign in.
+async fn find_or_create_user(
+    state: &AppState,
+    client: &impl GenericClient,
+    email: Option<&Email>,
+    phone: Option<&PhoneNumber>,
+    profile: Profile,
+) -> Result<Option<User>, AuthError> {
+    let existing = match (email, phone) {
+        (Some(email), _) => db::users::select_user_id_by_email(client, email.as_str()).await?,
+        (None, Some(phone)) => db::users::select_user_id_by_phone(client, phone.as_str()).await?,
+        (None, None) => None,
+    };
+    let user_id = match existing {
+        Some(user_id) => user_id,
+        None if state.config.users.disable_signup => return Ok(None),
+        None => {
+            let new_user = NewUser {
+                id: Uuid::new_v4(),
+                email: email.cloned(),
+                password_hash: None,
+                display_name: if email.is_none() { phone.map(|p| p.as_str().to_string()).unwrap_or_default() } else { profile.display_name },
+                avatar_url: profile.avatar_url,
+                locale: profile.locale,
+                default_role: profile.default_role,
+                allowed_roles: profile.allowed_roles,
+                metadata: profile.metadata,
+                email_verified: false,
+                is_anonymous: false,
+                disabled: state.config.users.disable_new_users,
+            };
+            db::users::insert_user(client, &new_user, state.clock.now()).await?;
+            if let Some(phone) = phone {
+                db::users::update_phone_number(client, new_user.id, phone.as_str()).await?;
+            }
+            new_user.id
+        }
+    };
+    Ok(db::users::select_user_by_id(client, user_id).await?.filter(|user| !user.disabled))
+}
+
+/// `POST /signin/passwordless/email`: sends a magic link.
+pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
+    let (redirect_to, profile) = prepare_email_signin(state, state.config.features.passwordless_email, &email, &options)?;
+    let state = state.clone();
+    in_background("magic link email", async move {
+        let mut client = db::client(&state.pool).await?;
+        let transaction = client.transaction().await.map_err(db::internal)?;
+        let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
+            return Ok(());
+        };
+        let request =
+            LinkRequest { kind: LinkKind::PasswordlessEmail, user: &user, to: email.as_str(), redirect_to: &redirect_to, new_email: None };
+        tickets::send_link(&state, &transaction, request).await?;
+        transaction.commit().await.map_err(db::internal)
+    });
+    Ok(())
+}
+
+/// `POST /signin/otp/email`: sends a six-digit code.
+pub fn send_email_otp(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
+    let (redirect_to, profile) = prepare_email_signin(state, state.config.features.otp_email, &email, &options)?;
+    let state = state.clone();
+    in_background("sign-in code email", async move {
+        let mut client = db::client(&state.pool).await?;
+        let transaction = client.transaction().await.map_err(db::internal)?;
+        let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
+            return Ok(());
+        };
+        let code = tickets::new_otp();
+        tickets::store_otp(&state, &transaction, user.id, CodeKind::EmailOtp, &code).await?;
+        let variables = TemplateVariables {
+            display_name: user.display_name.clone(),
+            email: email.as_str().to_string(),
+            ticket: code,
+            redirect_to,
+            locale: user.locale.clone(),
+            server_url: state.config.http.server_url.to_string(),
+            client_url: state.config.http.client_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            ..Default::default()
+        };
+        let message = OutgoingEmail {
+            to: email.as_str().to_string(),
+            template: Template::SigninOtp,
+            locale: user.locale.clone(),
+            variables,
+            headers: vec![("X-Email-Template".into(), "signin-otp".into())],
+        };
+        state.mail.enqueue(&transaction, &message, state.clock.now()).await?;
+        transaction.commit().await.map_err(db::internal)
+    });
+    Ok(())
+}
+
+/// `POST /signin/otp/email/verify`: a right code signs the user in; each wrong one counts.
+pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Result<Session, AuthError> {
+    if !state.config.features.otp_email {
+        return Err(AuthError::DisabledEndpoint);
+    }
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let user_id = db::users::select_user_id_by_email(&transaction, email.as_str()).await?.ok_or(AuthError::InvalidTicket)?;
+    if !tickets::check_otp(state, &transaction, user_id, CodeKind::EmailOtp, otp).await? {
+        // Keep the counted attempt: the wrong guess must stay recorded.
+        transaction.commit().await.map_err(db::internal)?;
+        return Err(AuthError::InvalidTicket);
+    }
+    db::users::update_email_verified(&transaction, user_id).await?;
+    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidTicket)?;
+    super::session::check_account(state, &user)?;
+    let session = super::session::start(state, &transaction, user).await?;
+    transaction.commit().await.map_err(db::internal)?;
+    Ok(session)
+}
+
+fn sms_error(error: SmsError) -> AuthError {
+    match error {
+        SmsError::Rejected(reason) => {
+            tracing::info!(%reason, "SMS provider refused the message");
+            AuthError::CannotSendSms
+        }
+        SmsError::Unavailable(reason) => AuthError::internal(format!("SMS provider unavailable: {reason}")),
+    }
+}
+
+/// The SMS provider, present exactly when SMS sign-in is enabled.
+fn sms(state: &AppState) -> Result<&Sms, AuthError> {
+    match (&state.sms, &state.config.sms) {
+        (Some(sms), Some(_)) if state.config.features.passwordless_sms => Ok(sms),
+        _ => Err(AuthError::DisabledEndpoint),
+    }
+}
+
+fn parse_phone(state: &AppState, raw: &str) -> Result<PhoneNumber, AuthError> {
+    PhoneNumber::parse(raw, state.config.sms.as_ref().and_then(|sms| sms.default_region()))
+}
+
+/// `POST /signin/passwordless/sms`: sends a code by SMS (the provider's own code with Twilio Verify).
+pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOptions) -> Result<(), AuthError> {
+    let sms = sms(state)?;
+    let phone = parse_phone(state, raw_phone)?;
+    let profile = options.resolve(&state.config.users, None)?;
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let Some(user) = find_or_create_user(state, &transaction, None, Some(&phone), profile).await? else {
+        return Err(AuthError::SignupDisabled);
+    };
+    let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp() };
+    if !code.is_empty() {
+        tickets::store_otp(state, &transaction, user.id, CodeKind::SmsOtp, &code).await?;
+    }
+    // The code is stored before it is sent; if sending fails the transaction is rolled back.
+    sms.send_code(&phone, &code, &user.locale).await.map_err(sms_error)?;
+    transaction.commit().await.map_err(db::internal)
+}
+
+/// `POST /signin/passwordless/sms/otp`: a right code signs the user in; each wrong one counts.
+pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Result<Session, AuthError> {
+    let sms = sms(state)?;
+    let phone = parse_phone(state, raw_phone)?;
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let user_id = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
+    let right = if sms.verifies_codes() {
+        sms.check_code(&phone, otp).await.map_err(sms_error)?
+    } else {
+        tickets::check_otp(state, &transaction, user_id, CodeKind::SmsOtp, otp).await?
+    };
+    if !right {
+        transaction.commit().await.map_err(db::internal)?;
+        return Err(AuthError::InvalidOtp);
+    }
+    db::users::update_phone_verified(&transaction, user_id).await?;
+    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidOtp)?;
+    super::session::check_account(state, &user)?;
+    let session = super::session::start(state, &transaction, user).await?;
+    transaction.commit().await.map_err(db::internal)?;
+    Ok(session)
+}

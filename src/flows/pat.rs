@@ -1,0 +1,93 @@
+//! Personal access tokens (PATs): long-lived secrets a signed-in user creates for scripts and services.
+//! A PAT is 128 random bits in the UUID-like shape of a refresh token, stored only as its hash in
+//! `auth.refresh_tokens` with `type = 'pat'`, its own family, and the expiry the user chose.
+//!
+//! - `POST /pat` creates one (anonymous users may not);
+//! - `POST /signin/pat` exchanges one for a session with a new *regular* refresh token (the PAT itself
+//!   never rotates, and `POST /token` refuses it);
+//! - the Hasura webhook accepts one as a bearer token ([`authenticate`]).
+//!
+//! Signing out of all sessions deletes a user's PATs too, as nhost does.
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::db;
+use crate::db::pat::NewPat;
+use crate::domain::RefreshToken;
+use crate::error::AuthError;
+use crate::flows::Session;
+use crate::jwt::HasuraClaims;
+
+/// A newly created PAT: the only time the secret is seen.
+pub struct CreatedPat {
+    pub id: Uuid,
+    pub token: RefreshToken,
+}
+
+/// `POST /pat`: creates a PAT for the signed-in user, expiring at `expires_at`.
+pub async fn create(
+    state: &AppState,
+    user_id: Uuid,
+    expires_at: DateTime<Utc>,
+    metadata: Option<serde_json::Value>,
+) -> Result<CreatedPat, AuthError> {
+    let now = state.clock.now();
+    if expires_at <= now {
+        return Err(AuthError::InvalidRequest("expiresAt must be in the future".into()));
+    }
+    let metadata = match metadata {
+        None | Some(serde_json::Value::Null) => None,
+        Some(value @ serde_json::Value::Object(_)) => Some(value),
+        Some(_) => return Err(AuthError::InvalidRequest("metadata must be an object".into())),
+    };
+    let client = db::client(&state.pool).await?;
+    let user = db::users::select_user_by_id(&client, user_id)
+        .await?
+        .ok_or(AuthError::Unauthenticated("the user of the access token no longer exists"))?;
+    super::session::check_account(state, &user)?;
+    if user.is_anonymous {
+        return Err(AuthError::ForbiddenAnonymous);
+    }
+    let token = RefreshToken::generate();
+    let id = Uuid::new_v4();
+    let hash = token.hash();
+    db::pat::insert_pat(
+        &client,
+        &NewPat { id, user_id, hash: &hash, created_at: now, expires_at, metadata: metadata.as_ref() },
+    )
+    .await?;
+    tracing::info!(%user_id, pat_id = %id, %expires_at, "personal access token created");
+    Ok(CreatedPat { id, token })
+}
+
+/// `POST /signin/pat`: a session (with a new regular refresh token) for the owner of a live PAT.
+pub async fn signin(state: &AppState, presented: &str) -> Result<Session, AuthError> {
+    let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidPat)?;
+    let now = state.clock.now();
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let pat = db::pat::select_live_pat_user(&transaction, &token.hash(), now).await?.ok_or(AuthError::InvalidPat)?;
+    super::session::check_account(state, &pat.user)?;
+    let session = super::session::start(state, &transaction, pat.user).await?;
+    transaction.commit().await.map_err(db::internal)?;
+    tracing::info!(user_id = %session.user.id, pat_id = %pat.id, "signed in with a personal access token");
+    Ok(session)
+}
+
+/// The Hasura claims a live PAT stands for, and when it expires: one indexed query (plus the claims
+/// queries that permissions or custom claims need, when configured). Unknown, expired or revoked PATs
+/// and accounts that may not hold a session are `Unauthenticated`.
+pub async fn authenticate(state: &AppState, token: &RefreshToken) -> Result<(HasuraClaims, DateTime<Utc>), AuthError> {
+    let now = state.clock.now();
+    let client = db::client(&state.pool).await?;
+    let pat = db::pat::select_live_pat_user(&client, &token.hash(), now)
+        .await?
+        .ok_or(AuthError::Unauthenticated("invalid or expired personal access token"))?;
+    super::session::check_account(state, &pat.user).map_err(|refused| {
+        tracing::debug!(user_id = %pat.user.id, %refused, "personal access token refused");
+        AuthError::Unauthenticated("the account of the personal access token may not sign in")
+    })?;
+    let claims = super::session::claims_for(state, &client, &pat.user).await?;
+    Ok((claims, pat.expires_at))
+}

@@ -1,0 +1,137 @@
+//! Email verification and the links users follow from their mailbox (`/verify`).
+//!
+//! Following a link is two steps so that mail scanners which prefetch links cannot use them up: the GET
+//! only checks the ticket and shows a page that submits itself (a browser continues at once; a scanner,
+//! which runs no script, stops there), and the POST uses the ticket once and redirects to `redirectTo`
+//! with `refreshToken` and `type`. Failures redirect too, with `error` and `errorDescription`.
+use super::tickets::{self, LinkKind, LinkRequest};
+use crate::app::AppState;
+use crate::db;
+use crate::domain::Email;
+use crate::domain::redirect::RedirectPolicy;
+use crate::error::AuthError;
+
+pub fn redirect_policy(state: &AppState) -> RedirectPolicy {
+    RedirectPolicy::new(state.config.http.client_url.as_ref(), &state.config.access.allowed_redirect_urls)
+}
+
+/// `POST /user/email/send-verification-email`. Unknown addresses get the same answer as known ones.
+pub async fn send_verification_email(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
+    let redirect_to = redirect_policy(state).resolve(redirect_to)?;
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let Some(user_id) = db::users::select_user_id_by_email(&transaction, email.as_str()).await? else {
+        return Ok(());
+    };
+    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidTicket)?;
+    if user.email_verified {
+        return Err(AuthError::EmailAlreadyVerified);
+    }
+    let to = user.email.clone().unwrap_or_default();
+    tickets::send_link(
+        state,
+        &transaction,
+        LinkRequest { kind: LinkKind::VerifyEmail, user: &user, to: &to, redirect_to: &redirect_to, new_email: None },
+    )
+    .await?;
+    transaction.commit().await.map_err(db::internal)
+}
+
+/// Where a followed link ends: the redirect target and its query parameters.
+pub struct LinkOutcome {
+    pub redirect_to: String,
+    pub params: Vec<(&'static str, String)>,
+}
+
+/// The redirect target of a link: the given one if allowed, else the client URL with an error.
+fn target(state: &AppState, redirect_to: Option<&str>) -> Result<String, LinkOutcome> {
+    let policy = redirect_policy(state);
+    policy.resolve(redirect_to).map_err(|error| LinkOutcome {
+        redirect_to: policy.default.clone().unwrap_or_default(),
+        params: failure_params(&error),
+    })
+}
+
+fn failure_params(error: &AuthError) -> Vec<(&'static str, String)> {
+    let code = match error {
+        AuthError::RedirectToNotAllowed => "redirectTo-not-allowed",
+        AuthError::DisabledUser => "disabled-user",
+        AuthError::EmailAlreadyInUse => "email-already-in-use",
+        AuthError::Internal(_) => "internal-server-error",
+        _ => "invalid-ticket",
+    };
+    let description = match error {
+        AuthError::Internal(_) => "Internal server error".to_string(),
+        other => other.to_string(),
+    };
+    vec![("error", code.to_string()), ("errorDescription", description)]
+}
+
+/// `GET /verify`: checks the ticket without using it. `Ok` means "show the confirmation page".
+pub async fn check_link(state: &AppState, ticket: &str, redirect_to: Option<&str>) -> Result<String, LinkOutcome> {
+    let redirect_to = target(state, redirect_to)?;
+    let client = db::client(&state.pool)
+        .await
+        .map_err(|e| LinkOutcome { redirect_to: redirect_to.clone(), params: failure_params(&e) })?;
+    match tickets::peek_link(&client, ticket, state.clock.now()).await {
+        Ok(_) => Ok(redirect_to),
+        Err(error) => Err(LinkOutcome { redirect_to, params: failure_params(&error) }),
+    }
+}
+
+/// `POST /verify`: uses the ticket once and signs the user in.
+pub async fn follow_link(state: &AppState, ticket: &str, redirect_to: Option<&str>) -> LinkOutcome {
+    let redirect_to = match target(state, redirect_to) {
+        Ok(redirect_to) => redirect_to,
+        Err(outcome) => return outcome,
+    };
+    match use_link(state, ticket).await {
+        Ok((kind, refresh_token)) => LinkOutcome {
+            redirect_to,
+            params: vec![("refreshToken", refresh_token), ("type", kind.prefix().to_string())],
+        },
+        Err(error) => {
+            if let AuthError::Internal(cause) = &error {
+                tracing::error!(cause = ?cause, "following an email link failed");
+            }
+            LinkOutcome { redirect_to, params: failure_params(&error) }
+        }
+    }
+}
+
+async fn use_link(state: &AppState, ticket: &str) -> Result<(LinkKind, String), AuthError> {
+    let now = state.clock.now();
+    let mut client = db::client(&state.pool).await?;
+    let transaction = client.transaction().await.map_err(db::internal)?;
+    let (kind, code) = tickets::consume_link(&transaction, ticket, now).await?;
+    match kind {
+        LinkKind::VerifyEmail | LinkKind::PasswordlessEmail => {
+            db::users::update_email_verified(&transaction, code.user_id).await?;
+        }
+        LinkKind::EmailConfirmChange => {
+            let new_email = code.payload["newEmail"].as_str().ok_or(AuthError::InvalidTicket)?;
+            db::users::confirm_new_email(&transaction, code.user_id, new_email).await?;
+        }
+        LinkKind::PasswordReset => {}
+    }
+    let user = db::users::select_user_by_id(&transaction, code.user_id).await?.ok_or(AuthError::InvalidTicket)?;
+    super::session::check_account(state, &user)?;
+    let session = super::session::start(state, &transaction, user).await?;
+    transaction.commit().await.map_err(db::internal)?;
+    Ok((kind, session.refresh_token.expose().to_string()))
+}
+
+/// Used by flows that must not reveal whether an address exists: the work runs after the answer.
+pub fn in_background<F>(what: &'static str, work: F)
+where
+    F: std::future::Future<Output = Result<(), AuthError>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(error) = work.await {
+            match error {
+                AuthError::Internal(cause) => tracing::error!(cause = ?cause, "{what} failed"),
+                other => tracing::info!(reason = %other, "{what} not sent"),
+            }
+        }
+    });
+}
