@@ -79,10 +79,11 @@ impl RedirectPolicy {
         RedirectPolicy { patterns, default: client }
     }
 
-    /// The redirect target to use: the given one if allowed, else the client URL when none was given.
+    /// The redirect target to use: the given one if allowed, else the client URL (empty when none is
+    /// configured) when none was given.
     pub fn resolve(&self, redirect_to: Option<&str>) -> Result<String, AuthError> {
         match redirect_to.map(str::trim).filter(|r| !r.is_empty()) {
-            None => self.default.clone().ok_or(AuthError::RedirectToNotAllowed),
+            None => Ok(self.default.clone().unwrap_or_default()),
             Some(candidate) if self.allows(candidate) => Ok(candidate.to_string()),
             Some(_) => Err(AuthError::RedirectToNotAllowed),
         }

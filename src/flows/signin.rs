@@ -23,6 +23,9 @@ pub async fn signin_email_password(
         Some(credentials) if verification.matches => credentials,
         _ => return Err(AuthError::InvalidEmailPassword),
     };
+    if !crate::domain::access::email_allowed(&state.config.access, &email) {
+        return Err(AuthError::InvalidEmailPassword);
+    }
     if credentials.disabled {
         return Err(AuthError::DisabledUser);
     }

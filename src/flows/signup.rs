@@ -29,8 +29,13 @@ pub async fn signup_email_password(
     if users.disable_signup {
         return Err(AuthError::SignupDisabled);
     }
+    if !crate::domain::access::email_allowed(&state.config.access, &email) {
+        return Err(AuthError::InvalidEmailPassword);
+    }
     check_password_policy(state, &password)?;
     let profile = options.resolve(users, Some(&email))?;
+    // The redirect a verification email will carry must be allowed even if no email is sent now.
+    let redirect_to = super::verification::redirect_policy(state).resolve(options.redirect_to.as_deref())?;
     let password_hash = state.passwords.hash(&password).await?;
     let new_user = NewUser {
         id: Uuid::new_v4(),
@@ -50,7 +55,21 @@ pub async fn signup_email_password(
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     db::users::insert_user(&transaction, &new_user, now).await?;
-    let session = if users.disable_new_users || users.email_verified_required {
+    let session = if users.disable_new_users {
+        None
+    } else if users.email_verified_required {
+        let user = db::users::select_user_by_id(&transaction, new_user.id)
+            .await?
+            .ok_or_else(|| AuthError::internal("inserted user not found"))?;
+        let to = user.email.clone().unwrap_or_default();
+        let request = super::tickets::LinkRequest {
+            kind: super::tickets::LinkKind::VerifyEmail,
+            user: &user,
+            to: &to,
+            redirect_to: &redirect_to,
+            new_email: None,
+        };
+        super::tickets::send_link(state, &transaction, request).await?;
         None
     } else {
         let user = db::users::select_user_by_id(&transaction, new_user.id)

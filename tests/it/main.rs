@@ -8,6 +8,7 @@ mod bad_input;
 mod claims;
 mod deployment;
 mod dev;
+mod email_flows;
 mod hasura_actions;
 mod hasura_metadata;
 mod hasura_webhook;
