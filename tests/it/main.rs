@@ -21,6 +21,7 @@ mod session;
 mod signin;
 mod signup;
 mod sms;
+mod sms_signin;
 mod sql_statements;
 mod system;
 mod token;
