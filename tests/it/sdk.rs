@@ -1,43 +1,44 @@
 //! Black-box checks from outside the process: the real `hauth` binary on a port, driven by the real nhost
 //! client `@nhost/hasura-auth-js` and verified with an independent JWT library (`jose`). Node and npm must
 //! be installed; the npm packages are installed from `tests/sdk/package-lock.json` on first use.
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
 
+use crate::helpers::npm::{ensure_npm_packages, sdk_dir};
 use crate::helpers::server::TestServer;
 use crate::jwt::secret_for;
 
-fn sdk_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
-}
-
-fn ensure_node_modules() {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
-    let mut installed = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *installed
-        || sdk_dir().join("node_modules/@nhost/hasura-auth-js").is_dir() && sdk_dir().join("node_modules/jose").is_dir()
-    {
-        *installed = true;
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(sdk_dir())
-        .status()
-        .expect("npm is needed for the SDK black-box tests");
-    assert!(status.success(), "npm ci in tests/sdk failed");
-    *installed = true;
-}
-
 fn run_node(script: &str, env: &[(&str, &str)]) {
-    ensure_node_modules();
+    ensure_npm_packages();
     let output =
         Command::new("node").arg(script).current_dir(sdk_dir()).envs(env.iter().copied()).output().expect("node");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{script} failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_nhost_sdk_verifies_email_resets_passwords_uses_magic_links_deanonymizes_and_signs_in_with_a_pat() {
+    let maildev = crate::helpers::maildev::MailDev::start().await;
+    let smtp_port = maildev.smtp_port.to_string();
+    let server = TestServer::start(&[
+        ("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "true"),
+        ("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true"),
+        ("AUTH_ANONYMOUS_USERS_ENABLED", "true"),
+        ("AUTH_CLIENT_URL", "http://localhost:3000"),
+        ("AUTH_SMTP_HOST", "127.0.0.1"),
+        ("AUTH_SMTP_PORT", &smtp_port),
+        ("AUTH_SMTP_SECURE", "false"),
+        ("AUTH_SMTP_STARTTLS", "none"),
+        ("AUTH_SMTP_SENDER", "hauth@example.com"),
+        ("AUTH_MAIL_POLL_INTERVAL_MS", "100"),
+    ])
+    .await;
+    let maildev_url = format!("http://127.0.0.1:{}", maildev.web_port);
+    run_node(
+        "sdk-email-flows.mjs",
+        &[("HAUTH_URL", &server.url), ("MAILDEV_URL", &maildev_url), ("CLIENT_URL", "http://localhost:3000")],
+    );
 }
 
 #[tokio::test]

@@ -3,43 +3,14 @@
 //! received. Each instance keeps its mail in memory and a folder of its own; it is killed when dropped.
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn sdk_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk")
-}
+use super::npm::sdk_dir;
 
 fn maildev_bin() -> PathBuf {
     sdk_dir().join("node_modules/.bin/maildev")
-}
-
-/// Installs the npm packages of `tests/sdk` when `maildev` is missing: `npm ci` on a fresh checkout, else
-/// `npm install --no-save`, which only adds what is missing and leaves packages other tests may be using in
-/// place. A file lock keeps test processes (nextest) from installing at the same time.
-pub fn ensure_npm_packages() {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if maildev_bin().exists() {
-        return;
-    }
-    let lock_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("npm-install.lock");
-    let lock = std::fs::File::create(&lock_path).expect("create the npm install lock file");
-    lock.lock().expect("lock the npm install lock file");
-    if !maildev_bin().exists() {
-        let fresh = !sdk_dir().join("node_modules").is_dir();
-        let args: &[&str] = if fresh { &["ci"] } else { &["install", "--no-save"] };
-        let status = Command::new("npm")
-            .args(args)
-            .args(["--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(sdk_dir())
-            .status()
-            .expect("npm is needed for the mail tests (maildev)");
-        assert!(status.success(), "npm {args:?} in tests/sdk failed");
-    }
-    let _ = lock.unlock();
 }
 
 fn free_port() -> u16 {
@@ -82,7 +53,7 @@ impl MailDev {
 
     /// Starts maildev and waits until both ports answer; `None` if it exited (a port was taken).
     async fn try_start(smtp_port: u16, web_port: u16, options: &[&str]) -> Option<MailDev> {
-        ensure_npm_packages();
+        super::npm::ensure_npm_packages();
         let mail_dir =
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("maildev-{}", uuid::Uuid::new_v4().simple()));
         let log = std::env::var_os("TEST_LOG").is_some();

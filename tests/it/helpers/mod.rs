@@ -3,6 +3,7 @@
 pub mod app;
 pub mod db;
 pub mod maildev;
+pub mod npm;
 pub mod server;
 pub mod sms_standin;
 
