@@ -447,7 +447,9 @@ impl Config {
             problems.push("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD must not be negative".into());
         }
         if self.codes.link_expires_in <= 0 || self.codes.otp_expires_in <= 0 || self.codes.otp_max_attempts <= 0 {
-            problems.push("AUTH_EMAIL_LINK_EXPIRES_IN, AUTH_OTP_EXPIRES_IN and AUTH_OTP_MAX_ATTEMPTS must be positive".into());
+            problems.push(
+                "AUTH_EMAIL_LINK_EXPIRES_IN, AUTH_OTP_EXPIRES_IN and AUTH_OTP_MAX_ATTEMPTS must be positive".into(),
+            );
         }
         if self.passwords.max_concurrent_hashes == 0 || self.database.pool_size == 0 {
             problems.push("AUTH_PASSWORD_HASH_CONCURRENCY and AUTH_DATABASE_POOL_SIZE must be at least 1".into());

@@ -123,7 +123,9 @@ impl AccountApi {
         let email = Email::parse(&body.email)?;
         let method = match (body.sign_in_method.as_str(), body.password) {
             ("email-password", Some(password)) => SignInMethod::EmailPassword(password.0),
-            ("email-password", None) => return Err(ApiError::invalid_request("password is required for email-password")),
+            ("email-password", None) => {
+                return Err(ApiError::invalid_request("password is required for email-password"));
+            }
             ("passwordless", _) => SignInMethod::Passwordless,
             _ => return Err(ApiError::invalid_request("signInMethod must be email-password or passwordless")),
         };

@@ -44,7 +44,9 @@ fn redirect(outcome: LinkOutcome) -> VerifyResponse {
         // No usable client URL to go back to: a bare path on this service is the least surprising target.
         Err(_) => format!(
             "/?{}",
-            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str()))).finish()
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str())))
+                .finish()
         ),
     };
     VerifyResponse::Redirect(location, "no-store".into())

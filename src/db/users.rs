@@ -25,7 +25,10 @@ pub const REPLACE_USER_ROLES: &str = include_str!("sql/users/replace_user_roles.
 
 pub const UPDATE_PHONE_NUMBER: &str = include_str!("sql/users/update_phone_number.sql");
 
+pub const LOCK_USER: &str = include_str!("sql/users/lock_user.sql");
+
 pub const STATEMENTS: &[(&str, &str)] = &[
+    ("users/lock_user", LOCK_USER),
     ("users/update_phone_number", UPDATE_PHONE_NUMBER),
     ("users/select_user_by_email", SELECT_USER_BY_EMAIL),
     ("users/select_user_by_phone", SELECT_USER_BY_PHONE),
@@ -155,7 +158,11 @@ pub async fn select_user_id_by_phone(client: &impl GenericClient, phone: &str) -
     row.map(|row| row.try_get(0)).transpose().map_err(internal)
 }
 
-async fn execute(client: &impl GenericClient, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64, AuthError> {
+async fn execute(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64, AuthError> {
     let statement = client.prepare_cached(sql).await.map_err(internal)?;
     client.execute(&statement, params).await.map_err(internal)
 }
@@ -216,4 +223,12 @@ pub async fn deanonymize_user(client: &impl GenericClient, user: &NewUser) -> Re
 /// Sets a user's phone number. A number already taken becomes an internal error: callers look it up first.
 pub async fn update_phone_number(client: &impl GenericClient, id: Uuid, phone: &str) -> Result<(), AuthError> {
     execute(client, UPDATE_PHONE_NUMBER, &[&id, &phone]).await.map(|_| ())
+}
+
+/// Locks a user's row until the transaction ends, so per-user changes (replacing a one-time code) happen
+/// one at a time.
+pub async fn lock_user(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
+    let statement = client.prepare_cached(LOCK_USER).await.map_err(internal)?;
+    client.query_opt(&statement, &[&id]).await.map_err(internal)?;
+    Ok(())
 }

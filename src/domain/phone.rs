@@ -103,8 +103,9 @@ mod tests {
     }
 
     #[test]
-    fn debug_shows_the_number() {
-        let phone = PhoneNumber::parse("+14155550123", None).unwrap();
+    fn debug_shows_the_number() -> Result<(), crate::error::AuthError> {
+        let phone = PhoneNumber::parse("+14155550123", None)?;
         assert_eq!(format!("{phone:?}"), "PhoneNumber(+14155550123)");
+        Ok(())
     }
 }

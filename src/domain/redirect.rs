@@ -97,7 +97,9 @@ impl RedirectPolicy {
         let bare = candidate.split(['?', '#']).next().unwrap_or_default();
         let with_slash = format!("{}/", bare.trim_end_matches('/'));
         let bare = bare.trim_end_matches('/');
-        self.patterns.iter().any(|p| glob_match(p.as_bytes(), bare.as_bytes()) || glob_match(p.as_bytes(), with_slash.as_bytes()))
+        self.patterns
+            .iter()
+            .any(|p| glob_match(p.as_bytes(), bare.as_bytes()) || glob_match(p.as_bytes(), with_slash.as_bytes()))
     }
 }
 

@@ -50,6 +50,32 @@ pub struct NewUser {
     pub disabled: bool,
 }
 
+impl NewUser {
+    /// A regular (not anonymous) user with the given identity and the profile sign-up options resolved to.
+    pub fn from_profile(
+        id: Uuid,
+        email: Option<Email>,
+        password_hash: Option<String>,
+        profile: Profile,
+        disabled: bool,
+    ) -> Self {
+        NewUser {
+            id,
+            email,
+            password_hash,
+            display_name: profile.display_name,
+            avatar_url: profile.avatar_url,
+            locale: profile.locale,
+            default_role: profile.default_role,
+            allowed_roles: profile.allowed_roles,
+            metadata: profile.metadata,
+            email_verified: false,
+            is_anonymous: false,
+            disabled,
+        }
+    }
+}
+
 /// Sign-up options as the client sent them (`SignUpOptions` in the reference API).
 #[derive(Debug, Default, Clone)]
 pub struct SignupOptions {

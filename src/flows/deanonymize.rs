@@ -44,20 +44,7 @@ pub async fn deanonymize(
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     let user_id = bearer.claims.user_id;
-    let upgraded = NewUser {
-        id: user_id,
-        email: Some(email.clone()),
-        password_hash,
-        display_name: profile.display_name,
-        avatar_url: profile.avatar_url,
-        locale: profile.locale,
-        default_role: profile.default_role,
-        allowed_roles: profile.allowed_roles,
-        metadata: profile.metadata,
-        email_verified: false,
-        is_anonymous: false,
-        disabled: false,
-    };
+    let upgraded = NewUser::from_profile(user_id, Some(email.clone()), password_hash, profile, false);
     if !db::users::deanonymize_user(&transaction, &upgraded).await? {
         return Err(AuthError::UserNotAnonymous);
     }

@@ -29,7 +29,8 @@ async fn send_reset_link(state: &AppState, email: Email, redirect_to: String) ->
         return Ok(());
     };
     let to = user.email.clone().unwrap_or_default();
-    let request = LinkRequest { kind: LinkKind::PasswordReset, user: &user, to: &to, redirect_to: &redirect_to, new_email: None };
+    let request =
+        LinkRequest { kind: LinkKind::PasswordReset, user: &user, to: &to, redirect_to: &redirect_to, new_email: None };
     tickets::send_link(state, &transaction, request).await?;
     transaction.commit().await.map_err(db::internal)
 }
@@ -43,7 +44,11 @@ pub enum PasswordChange {
 }
 
 /// `POST /user/password`.
-pub async fn change_password(state: &AppState, by: PasswordChange, new_password: SecretString) -> Result<(), AuthError> {
+pub async fn change_password(
+    state: &AppState,
+    by: PasswordChange,
+    new_password: SecretString,
+) -> Result<(), AuthError> {
     super::signup::check_password_policy(state, &new_password)?;
     let hash = state.passwords.hash(&new_password).await?;
     let mut client = db::client(&state.pool).await?;

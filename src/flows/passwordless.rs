@@ -8,10 +8,10 @@ use super::tickets::{self, CodeKind, LinkKind, LinkRequest};
 use super::verification::{in_background, redirect_policy};
 use crate::app::AppState;
 use crate::db;
+use crate::domain::Email;
 use crate::domain::access::email_allowed;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{NewUser, Profile, SignupOptions, User};
-use crate::domain::Email;
 use crate::error::AuthError;
 use crate::flows::Session;
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
@@ -52,20 +52,18 @@ async fn find_or_create_user(
         Some(user_id) => user_id,
         None if state.config.users.disable_signup => return Ok(None),
         None => {
-            let new_user = NewUser {
-                id: Uuid::new_v4(),
-                email: email.cloned(),
-                password_hash: None,
-                display_name: if email.is_none() { phone.map(|p| p.as_str().to_string()).unwrap_or_default() } else { profile.display_name },
-                avatar_url: profile.avatar_url,
-                locale: profile.locale,
-                default_role: profile.default_role,
-                allowed_roles: profile.allowed_roles,
-                metadata: profile.metadata,
-                email_verified: false,
-                is_anonymous: false,
-                disabled: state.config.users.disable_new_users,
-            };
+            let mut profile = profile;
+            if email.is_none() {
+                // A phone-only user is shown by their number, not by an empty name.
+                profile.display_name = phone.map(|p| p.as_str().to_string()).unwrap_or_default();
+            }
+            let new_user = NewUser::from_profile(
+                Uuid::new_v4(),
+                email.cloned(),
+                None,
+                profile,
+                state.config.users.disable_new_users,
+            );
             db::users::insert_user(client, &new_user, state.clock.now()).await?;
             if let Some(phone) = phone {
                 db::users::update_phone_number(client, new_user.id, phone.as_str()).await?;
@@ -78,7 +76,8 @@ async fn find_or_create_user(
 
 /// `POST /signin/passwordless/email`: sends a magic link.
 pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
-    let (redirect_to, profile) = prepare_email_signin(state, state.config.features.passwordless_email, &email, &options)?;
+    let (redirect_to, profile) =
+        prepare_email_signin(state, state.config.features.passwordless_email, &email, &options)?;
     let state = state.clone();
     in_background("magic link email", async move {
         let mut client = db::client(&state.pool).await?;
@@ -86,8 +85,13 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
         let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
             return Ok(());
         };
-        let request =
-            LinkRequest { kind: LinkKind::PasswordlessEmail, user: &user, to: email.as_str(), redirect_to: &redirect_to, new_email: None };
+        let request = LinkRequest {
+            kind: LinkKind::PasswordlessEmail,
+            user: &user,
+            to: email.as_str(),
+            redirect_to: &redirect_to,
+            new_email: None,
+        };
         tickets::send_link(&state, &transaction, request).await?;
         transaction.commit().await.map_err(db::internal)
     });
@@ -136,14 +140,26 @@ pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Resu
     }
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
-    let user_id = db::users::select_user_id_by_email(&transaction, email.as_str()).await?.ok_or(AuthError::InvalidTicket)?;
+    let user_id =
+        db::users::select_user_id_by_email(&transaction, email.as_str()).await?.ok_or(AuthError::InvalidTicket)?;
     if !tickets::check_otp(state, &transaction, user_id, CodeKind::EmailOtp, otp).await? {
         // Keep the counted attempt: the wrong guess must stay recorded.
         transaction.commit().await.map_err(db::internal)?;
         return Err(AuthError::InvalidTicket);
     }
     db::users::update_email_verified(&transaction, user_id).await?;
-    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidTicket)?;
+    sign_in_verified(state, transaction, user_id).await
+}
+
+/// After a right code: the user (whose address or number is now verified) gets a session.
+async fn sign_in_verified(
+    state: &AppState,
+    transaction: deadpool_postgres::Transaction<'_>,
+    user_id: Uuid,
+) -> Result<Session, AuthError> {
+    let user = db::users::select_user_by_id(&transaction, user_id)
+        .await?
+        .ok_or_else(|| AuthError::internal("verified user vanished"))?;
     super::session::check_account(state, &user)?;
     let session = super::session::start(state, &transaction, user).await?;
     transaction.commit().await.map_err(db::internal)?;
@@ -197,7 +213,8 @@ pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Re
     let phone = parse_phone(state, raw_phone)?;
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
-    let user_id = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
+    let user_id =
+        db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
     let right = if sms.verifies_codes() {
         sms.check_code(&phone, otp).await.map_err(sms_error)?
     } else {
@@ -208,9 +225,5 @@ pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Re
         return Err(AuthError::InvalidOtp);
     }
     db::users::update_phone_verified(&transaction, user_id).await?;
-    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidOtp)?;
-    super::session::check_account(state, &user)?;
-    let session = super::session::start(state, &transaction, user).await?;
-    transaction.commit().await.map_err(db::internal)?;
-    Ok(session)
+    sign_in_verified(state, transaction, user_id).await
 }

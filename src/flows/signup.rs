@@ -37,20 +37,8 @@ pub async fn signup_email_password(
     // The redirect a verification email will carry must be allowed even if no email is sent now.
     let redirect_to = super::verification::redirect_policy(state).resolve(options.redirect_to.as_deref())?;
     let password_hash = state.passwords.hash(&password).await?;
-    let new_user = NewUser {
-        id: Uuid::new_v4(),
-        email: Some(email),
-        password_hash: Some(password_hash),
-        display_name: profile.display_name,
-        avatar_url: profile.avatar_url,
-        locale: profile.locale,
-        default_role: profile.default_role,
-        allowed_roles: profile.allowed_roles,
-        metadata: profile.metadata,
-        email_verified: false,
-        is_anonymous: false,
-        disabled: users.disable_new_users,
-    };
+    let new_user =
+        NewUser::from_profile(Uuid::new_v4(), Some(email), Some(password_hash), profile, users.disable_new_users);
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;

@@ -105,9 +105,15 @@ pub struct LinkRequest<'a> {
 
 /// Creates a ticket and enqueues its email, both in the caller's transaction: if the transaction rolls
 /// back, neither exists.
-pub async fn send_link(state: &AppState, client: &impl GenericClient, request: LinkRequest<'_>) -> Result<(), AuthError> {
+pub async fn send_link(
+    state: &AppState,
+    client: &impl GenericClient,
+    request: LinkRequest<'_>,
+) -> Result<(), AuthError> {
     let now = state.clock.now();
     let kind = request.kind;
+    // Concurrent requests for the same user take turns, so exactly one link stays live.
+    db::users::lock_user(client, request.user.id).await?;
     db::tickets::burn_user_codes(client, request.user.id, kind.prefix(), now).await?;
     let ticket = format!("{}:{}", kind.prefix(), RefreshToken::generate().expose());
     let payload = json!({"redirectTo": request.redirect_to, "newEmail": request.new_email});
@@ -207,6 +213,7 @@ pub async fn store_otp(
     code: &str,
 ) -> Result<(), AuthError> {
     let now = state.clock.now();
+    db::users::lock_user(client, user_id).await?;
     db::tickets::burn_user_codes(client, user_id, kind.as_str(), now).await?;
     db::tickets::insert_one_time_code(
         client,

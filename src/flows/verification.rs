@@ -16,7 +16,11 @@ pub fn redirect_policy(state: &AppState) -> RedirectPolicy {
 }
 
 /// `POST /user/email/send-verification-email`. Unknown addresses get the same answer as known ones.
-pub async fn send_verification_email(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
+pub async fn send_verification_email(
+    state: &AppState,
+    email: Email,
+    redirect_to: Option<&str>,
+) -> Result<(), AuthError> {
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;

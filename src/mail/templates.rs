@@ -245,11 +245,11 @@ mod tests {
     }
 
     #[test]
-    fn every_template_has_an_english_and_a_french_text_using_its_variables() {
+    fn every_template_has_an_english_and_a_french_text_using_its_variables() -> anyhow::Result<()> {
         let set = TemplateSet::built_in();
         for template in Template::ALL {
             for locale in ["en", "fr"] {
-                let rendered = set.render(template, locale, &variables()).unwrap();
+                let rendered = set.render(template, locale, &variables())?;
                 assert!(!rendered.subject.is_empty());
                 assert!(!rendered.html_body.contains("${"), "{template:?} {locale} left a variable");
                 assert!(rendered.html_body.contains("&lt;b&gt;Eve &amp; Co&lt;/b&gt;"));
@@ -266,19 +266,21 @@ mod tests {
             }
         }
         assert_ne!(
-            set.render(Template::EmailVerify, "en", &variables()).unwrap().subject,
-            set.render(Template::EmailVerify, "fr", &variables()).unwrap().subject
+            set.render(Template::EmailVerify, "en", &variables())?.subject,
+            set.render(Template::EmailVerify, "fr", &variables())?.subject
         );
+        Ok(())
     }
 
     #[test]
-    fn locales_fall_back_to_their_language_then_english() {
+    fn locales_fall_back_to_their_language_then_english() -> anyhow::Result<()> {
         let set = TemplateSet::built_in();
-        let french = set.render(Template::PasswordReset, "fr", &variables()).unwrap();
-        assert_eq!(set.render(Template::PasswordReset, "fr-CA", &variables()).unwrap(), french);
-        let english = set.render(Template::PasswordReset, "en", &variables()).unwrap();
-        assert_eq!(set.render(Template::PasswordReset, "xx", &variables()).unwrap(), english);
-        assert_eq!(set.render(Template::PasswordReset, "", &variables()).unwrap(), english);
+        let french = set.render(Template::PasswordReset, "fr", &variables())?;
+        assert_eq!(set.render(Template::PasswordReset, "fr-CA", &variables())?, french);
+        let english = set.render(Template::PasswordReset, "en", &variables())?;
+        assert_eq!(set.render(Template::PasswordReset, "xx", &variables())?, english);
+        assert_eq!(set.render(Template::PasswordReset, "", &variables())?, english);
+        Ok(())
     }
 
     #[test]

@@ -34,7 +34,8 @@ async fn deliver(app: &TestApp) -> usize {
     let started = Instant::now();
     let mut sent = 0;
     while started.elapsed() < Duration::from_secs(5) {
-        let outcome = hauth::workers::mail_outbox::process_batch(&app.state.pool, &app.state.mail, &app.clock).await.unwrap();
+        let outcome =
+            hauth::workers::mail_outbox::process_batch(&app.state.pool, &app.state.mail, &app.clock).await.unwrap();
         sent += outcome.processed;
         if sent > 0 {
             return sent;
@@ -66,8 +67,10 @@ async fn mail(app: &TestApp, maildev: &MailDev, to: &str, template: &str, nth: u
 /// The path and query of the link in a mail, to request from the in-process app.
 fn link_of(message: &Value) -> String {
     let link = Url::parse(message["headers"]["x-link"].as_str().expect("X-Link header")).unwrap();
-    assert!(message["html"].as_str().unwrap().contains(&link.query().unwrap().replace('&', "&amp;"))
-        || message["html"].as_str().unwrap().contains(link.query().unwrap()));
+    assert!(
+        message["html"].as_str().unwrap().contains(&link.query().unwrap().replace('&', "&amp;"))
+            || message["html"].as_str().unwrap().contains(link.query().unwrap())
+    );
     assert!(message["text"].as_str().unwrap().contains("/verify?"), "the text part has the link");
     format!("{}?{}", link.path(), link.query().unwrap())
 }
@@ -76,7 +79,12 @@ fn hidden_input(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
     let end = start + html[start..].find('"').unwrap();
-    html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")
+    html[start..end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 async fn get(app: &TestApp, path_and_query: &str) -> Reply {
@@ -98,8 +106,7 @@ async fn post_form(app: &TestApp, ticket: &str, redirect_to: &str) -> (String, V
         .append_pair("ticket", ticket)
         .append_pair("redirectTo", redirect_to)
         .finish();
-    let response =
-        app.client.post("/verify").content_type("application/x-www-form-urlencoded").body(body).send().await;
+    let response = app.client.post("/verify").content_type("application/x-www-form-urlencoded").body(body).send().await;
     let reply = Reply::read(response.0).await;
     assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text);
     redirect_of(&reply)
@@ -134,7 +141,11 @@ async fn sign_up_sends_a_verification_link_that_works_once_and_survives_prefetch
     assert_eq!(app.count("select count(*) from auth.one_time_codes where used_at is null").await, 1);
     // Only the hash is stored.
     let ticket = message["headers"]["x-ticket"].as_str().unwrap();
-    assert_eq!(app.count(&format!("select count(*) from auth.one_time_codes where code_hash like '%{}%'", &ticket[12..])).await, 0);
+    assert_eq!(
+        app.count(&format!("select count(*) from auth.one_time_codes where code_hash like '%{}%'", &ticket[12..]))
+            .await,
+        0
+    );
 
     let (target, params) = follow(&app, &link).await;
     assert_eq!(target, format!("{CLIENT}/welcome"));
@@ -173,19 +184,28 @@ async fn an_expired_link_and_a_forged_ticket_redirect_with_invalid_ticket() {
 
 #[tokio::test]
 async fn redirect_targets_must_be_allowed() {
-    let (app, _maildev) = spawn(&[("AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS", "https://*.preview.example.com")]).await;
+    let (app, _maildev) =
+        spawn(&[("AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS", "https://*.preview.example.com")]).await;
     app.signed_up_session("r@example.com").await;
     let refused = app
-        .post("/user/password/reset", json!({"email": "r@example.com", "options": {"redirectTo": "https://evil.com/x"}}))
+        .post(
+            "/user/password/reset",
+            json!({"email": "r@example.com", "options": {"redirectTo": "https://evil.com/x"}}),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert_eq!(refused.error_code(), "redirectTo-not-allowed");
     let allowed = app
-        .post("/user/password/reset", json!({"email": "r@example.com", "options": {"redirectTo": "https://pr-7.preview.example.com/reset"}}))
+        .post(
+            "/user/password/reset",
+            json!({"email": "r@example.com", "options": {"redirectTo": "https://pr-7.preview.example.com/reset"}}),
+        )
         .await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
     // A link whose redirectTo was tampered with goes back to the client URL with the error instead.
-    let reply = get(&app, "/verify?ticket=passwordReset:00000000-0000-0000-0000-000000000000&redirectTo=https://evil.com").await;
+    let reply =
+        get(&app, "/verify?ticket=passwordReset:00000000-0000-0000-0000-000000000000&redirectTo=https://evil.com")
+            .await;
     let (target, params) = redirect_of(&reply);
     assert_eq!(target, format!("{CLIENT}/"));
     assert_eq!(param(&params, "error"), Some("redirectTo-not-allowed"));
@@ -272,7 +292,9 @@ async fn magic_links_sign_up_new_addresses_and_answer_the_same_for_every_address
     let (app, maildev) = spawn(&[("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true")]).await;
     app.signed_up_session("known@example.com").await;
     let a = app.post("/signin/passwordless/email", json!({"email": "known@example.com"})).await;
-    let b = app.post("/signin/passwordless/email", json!({"email": "fresh@example.com", "options": {"displayName": "Fresh"}})).await;
+    let b = app
+        .post("/signin/passwordless/email", json!({"email": "fresh@example.com", "options": {"displayName": "Fresh"}}))
+        .await;
     assert_eq!((a.status, &a.body), (StatusCode::OK, &json!("OK")));
     assert_eq!((b.status, &b.body), (StatusCode::OK, &json!("OK")));
 
@@ -288,8 +310,7 @@ async fn magic_links_sign_up_new_addresses_and_answer_the_same_for_every_address
 
 #[tokio::test]
 async fn magic_links_create_no_account_when_signing_up_is_disabled() {
-    let (app, maildev) =
-        spawn(&[("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true"), ("AUTH_DISABLE_SIGNUP", "true")]).await;
+    let (app, maildev) = spawn(&[("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true"), ("AUTH_DISABLE_SIGNUP", "true")]).await;
     let reply = app.post("/signin/passwordless/email", json!({"email": "nope@example.com"})).await;
     assert_eq!(reply.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -300,11 +321,8 @@ async fn magic_links_create_no_account_when_signing_up_is_disabled() {
 
 fn code_in(message: &Value) -> String {
     let text = message["text"].as_str().unwrap();
-    let digits: Vec<String> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|chunk| chunk.len() == 6)
-        .map(str::to_string)
-        .collect();
+    let digits: Vec<String> =
+        text.split(|c: char| !c.is_ascii_digit()).filter(|chunk| chunk.len() == 6).map(str::to_string).collect();
     digits.first().cloned().unwrap_or_else(|| panic!("no code in {text}"))
 }
 
@@ -344,13 +362,19 @@ async fn email_codes_are_single_use_expire_and_burn_after_five_wrong_guesses() {
 
 #[tokio::test]
 async fn deanonymize_keeps_the_user_and_ends_the_anonymous_sessions() {
-    let (app, maildev) = spawn(&[("AUTH_ANONYMOUS_USERS_ENABLED", "true"), ("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "true")]).await;
-    let anonymous = Reply::read(app.client.post("/signin/anonymous").content_type("application/json").send().await.0).await;
+    let (app, maildev) =
+        spawn(&[("AUTH_ANONYMOUS_USERS_ENABLED", "true"), ("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "true")]).await;
+    let anonymous =
+        Reply::read(app.client.post("/signin/anonymous").content_type("application/json").send().await.0).await;
     let session = anonymous.body["session"].clone();
     let user_id = session["user"]["id"].as_str().unwrap().to_string();
     let bearer = session["accessToken"].as_str();
     let reply = app
-        .post_with("/user/deanonymize", json!({"signInMethod": "email-password", "email": "anon@example.com", "password": "anon-password"}), bearer)
+        .post_with(
+            "/user/deanonymize",
+            json!({"signInMethod": "email-password", "email": "anon@example.com", "password": "anon-password"}),
+            bearer,
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(app.refresh(session["refreshToken"].as_str().unwrap()).await.status, StatusCode::UNAUTHORIZED);
@@ -365,7 +389,11 @@ async fn deanonymize_keeps_the_user_and_ends_the_anonymous_sessions() {
     assert_eq!(signed_in.body["session"]["user"]["id"], user_id.as_str());
 
     let again = app
-        .post_with("/user/deanonymize", json!({"signInMethod": "email-password", "email": "x@example.com", "password": "pw-pw-pw"}), signed_in.body["session"]["accessToken"].as_str())
+        .post_with(
+            "/user/deanonymize",
+            json!({"signInMethod": "email-password", "email": "x@example.com", "password": "pw-pw-pw"}),
+            signed_in.body["session"]["accessToken"].as_str(),
+        )
         .await;
     assert_eq!(again.error_code(), "user-not-anonymous");
 }

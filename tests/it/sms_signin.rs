@@ -28,7 +28,10 @@ async fn spawn(service_id: &str, extra: &[(&str, &str)]) -> (TestApp, SmsStandin
 }
 
 fn code_in(body: &str) -> String {
-    body.split(|c: char| !c.is_ascii_digit()).find(|chunk| chunk.len() == 6).unwrap_or_else(|| panic!("no code in {body}")).to_string()
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|chunk| chunk.len() == 6)
+        .unwrap_or_else(|| panic!("no code in {body}"))
+        .to_string()
 }
 
 #[tokio::test]
@@ -40,9 +43,14 @@ async fn an_sms_code_signs_up_and_signs_in_with_a_normalised_number() {
     let (to, body) = standin.messages().last().cloned().expect("a message");
     assert_eq!(to, "+14155550123");
     let code = code_in(&body);
-    assert_eq!(app.count(&format!("select count(*) from auth.one_time_codes where code_hash = '{code}'")).await, 0, "hashed");
+    assert_eq!(
+        app.count(&format!("select count(*) from auth.one_time_codes where code_hash = '{code}'")).await,
+        0,
+        "hashed"
+    );
 
-    let session = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": "+1 415 555 0123", "otp": code})).await;
+    let session =
+        app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": "+1 415 555 0123", "otp": code})).await;
     assert_eq!(session.status, StatusCode::OK, "{}", session.text);
     assert_eq!(session.body["session"]["user"]["phoneNumber"], "+14155550123");
     assert_eq!(session.body["session"]["user"]["phoneNumberVerified"], true);

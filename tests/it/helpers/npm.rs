@@ -38,4 +38,3 @@ pub fn ensure_npm_packages() {
     }
     let _ = lock.unlock();
 }
-
