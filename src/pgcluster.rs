@@ -94,6 +94,17 @@ impl PrivateCluster {
                 },
                 "chown of the cluster folder",
             )?;
+            let reachable = Command::new("runuser")
+                .args(["-u", "postgres", "--", "test", "-w"])
+                .arg(&data_dir)
+                .status()
+                .is_ok_and(|status| status.success());
+            if !reachable {
+                bail!(
+                    "the postgres user cannot reach {}: choose a data folder it can enter (e.g. under /tmp)",
+                    data_dir.display()
+                );
+            }
         }
         if !pgdata.join("PG_VERSION").is_file() {
             let mut initdb = postgres_command(&bin_dir, "initdb", as_postgres);

@@ -61,3 +61,48 @@ async fn hauth_dev_runs_the_service_on_a_private_postgres() {
     assert_eq!(secret["type"], "HS256");
     assert!(secret["key"].as_str().unwrap().len() >= 32);
 }
+
+fn hauth(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hauth"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn config_check_prints_the_configuration_with_secrets_redacted() {
+    let output = hauth(
+        &["config", "check"],
+        &[
+            ("DATABASE_URL", "postgres://app:db-password@db.internal/auth"),
+            ("HASURA_GRAPHQL_JWT_SECRET", r#"{"type":"HS256","key":"a-very-secret-signing-key-of-32-bytes!"}"#),
+            ("AUTH_SMTP_HOST", "smtp.example.com"),
+            ("AUTH_SMTP_USER", "mailer"),
+            ("AUTH_SMTP_PASS", "smtp-password"),
+            ("AUTH_SMTP_SENDER", "auth@example.com"),
+        ],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    for secret in ["db-password", "a-very-secret-signing-key", "smtp-password"] {
+        assert!(!printed.contains(secret), "{secret} leaked:\n{printed}");
+    }
+    assert!(printed.contains("AUTH_PORT=4000"));
+    assert!(printed.contains("AUTH_SMTP_HOST=smtp.example.com"));
+}
+
+#[test]
+fn config_check_lists_every_problem_at_once_and_fails() {
+    let output = hauth(
+        &["config", "check"],
+        &[("AUTH_PORT", "eighty"), ("HASURA_GRAPHQL_JWT_SECRET", r#"{"type":"HS256","key":"short"}"#)],
+    );
+    assert!(!output.status.success());
+    let errors = String::from_utf8(output.stderr).unwrap();
+    for expected in ["AUTH_PORT", "DATABASE_URL", "at least 32 bytes"] {
+        assert!(errors.contains(expected), "{expected} missing from:\n{errors}");
+    }
+}

@@ -21,7 +21,9 @@ fn server_url() -> &'static str {
         if !own && hauth::pgcluster::port_open(5432) {
             return "postgres://postgres@127.0.0.1:5432".to_string();
         }
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("test-postgres");
+        // Under the system temp folder: when the suite runs as root, the cluster runs as `postgres`, which
+        // must be able to reach its folder whatever the checkout's permissions.
+        let dir = std::env::temp_dir().join("hauth-test-postgres");
         let cluster = hauth::pgcluster::PrivateCluster::start(&dir, 54330, true)
             .unwrap_or_else(|e| panic!("no Postgres on 127.0.0.1:5432 and cannot start one: {e:#}"));
         format!("postgres://postgres@127.0.0.1:{}", cluster.port)
