@@ -45,6 +45,7 @@
 // In Node the package resolves to its CommonJS build; a named import works.
 import { HasuraAuthClient } from '@nhost/hasura-auth-js'
 import { randomUUID } from 'node:crypto'
+import { CheckError, check, show, createHarness } from './harness.mjs'
 
 const trimSlash = (s) => (s || '').replace(/\/+$/, '')
 const HAUTH_URL = trimSlash(process.env.HAUTH_URL)
@@ -66,81 +67,16 @@ const NO_MAIL_WAIT_MS = Number(process.env.NO_MAIL_WAIT_MS || 2000)
 
 // ---------------------------------------------------------------- helpers
 
-let passed = 0
-let failed = 0
-
-class CheckError extends Error {}
-
-function check(cond, message) {
-  if (!cond) throw new CheckError(message)
-}
-
-function show(v) {
-  try {
-    return JSON.stringify(v)
-  } catch {
-    return String(v)
-  }
-}
-
-function withTimeout(promise, ms, what) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(
-      () => reject(new CheckError(`timed out after ${ms} ms (${what}); an SDK promise never settled or a mail never came`)),
-      ms
-    )
-  })
-  return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer))
-}
-
-// `ms`: this step's time limit (steps that wait for mail get more).
-async function step(name, fn, ms = STEP_TIMEOUT_MS) {
-  try {
-    await withTimeout(fn(), ms, name)
-    passed++
-    console.log(`ok - ${name}`)
-  } catch (e) {
-    failed++
-    const why = e instanceof CheckError
-      ? e.message
-      : `${(e && e.stack) || show(e)}${e && e.cause ? ` (cause: ${e.cause.message || e.cause})` : ''}`
-    console.log(`not ok - ${name}: ${why}`)
-  }
-}
+const { step, need, raw, finish } = createHarness({
+  baseUrl: HAUTH_URL,
+  stepTimeoutMs: STEP_TIMEOUT_MS,
+  timeoutMessage: (ms, name) =>
+    `timed out after ${ms} ms (${name}); an SDK promise never settled or a mail never came`,
+  countStrayErrors: true,
+  needRejectsFalse: true
+})
+// The time limit of a step that waits for one mail (step()'s third argument).
 const MAIL_STEP_MS = STEP_TIMEOUT_MS + MAIL_TIMEOUT_MS
-
-// Anything thrown inside the SDK's state machine (e.g. RangeError on a bad
-// accessTokenExpiresIn) surfaces here; count it rather than crash without a summary.
-process.on('unhandledRejection', (e) => {
-  failed++
-  console.log(`not ok - unhandled rejection: ${(e && e.stack) || show(e)}`)
-})
-process.on('uncaughtException', (e) => {
-  failed++
-  console.log(`not ok - uncaught exception: ${(e && e.stack) || show(e)}`)
-})
-
-// Raw HTTP with Node's own fetch (independent of the SDK's node-fetch).
-async function raw(method, path, { body, token } = {}) {
-  const headers = {}
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
-  if (token) headers.Authorization = `Bearer ${token}`
-  const res = await fetch(HAUTH_URL + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(STEP_TIMEOUT_MS)
-  })
-  const text = await res.text()
-  let json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, headers: res.headers, text, json }
-}
 
 // An SDK client whose token storage is its own (by default every client in a Node
 // process shares one module-level Map, and a second client would pick up and
@@ -401,13 +337,6 @@ let userId = null
 let verifyLink = null // the first verification link, used in step 3
 let usedForm = null // its form, replayed in step 4
 
-function need(value, what) {
-  if (value === null || value === undefined || value === false) {
-    throw new CheckError(`not run: needs ${what} from an earlier step`)
-  }
-  return value
-}
-
 // ---------------------------------------------------------------- steps
 
 await step('1. signUp with email verification required: no error, no session', async () => {
@@ -629,6 +558,5 @@ await step('11. createPAT -> signInPAT on a fresh client; the PAT is no refresh 
     `POST /token with the PAT: body ${t.text.slice(0, 300)}, want error "invalid-refresh-token"`)
 })
 
-console.log(`${passed} passed, ${failed} failed`)
-// The SDK keeps timers (token refresher) alive; exit explicitly.
-process.exit(failed === 0 ? 0 : 1)
+// Prints "N passed, M failed" and exits (explicitly: the SDK keeps timers alive).
+finish()

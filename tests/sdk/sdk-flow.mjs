@@ -20,6 +20,7 @@
 // In Node the package resolves to its CommonJS build; a named import works.
 import { HasuraAuthClient } from '@nhost/hasura-auth-js'
 import { randomUUID } from 'node:crypto'
+import { check, show, createHarness } from './harness.mjs'
 
 const HAUTH_URL = (process.env.HAUTH_URL || '').replace(/\/+$/, '')
 if (!HAUTH_URL) {
@@ -31,79 +32,12 @@ const CLAIMS_NS = 'https://hasura.io/jwt/claims'
 
 // ---------------------------------------------------------------- helpers
 
-let passed = 0
-let failed = 0
-
-class CheckError extends Error {}
-
-function check(cond, message) {
-  if (!cond) throw new CheckError(message)
-}
-
-function show(v) {
-  try {
-    return JSON.stringify(v)
-  } catch {
-    return String(v)
-  }
-}
-
-function withTimeout(promise, ms, what) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(
-      () => reject(new CheckError(`timed out after ${ms} ms (${what}); an SDK promise never settled`)),
-      ms
-    )
-  })
-  return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer))
-}
-
-async function step(name, fn) {
-  try {
-    await withTimeout(fn(), STEP_TIMEOUT_MS, name)
-    passed++
-    console.log(`ok - ${name}`)
-  } catch (e) {
-    failed++
-    const why = e instanceof CheckError
-      ? e.message
-      : `${(e && e.stack) || show(e)}${e && e.cause ? ` (cause: ${e.cause.message || e.cause})` : ''}`
-    console.log(`not ok - ${name}: ${why}`)
-  }
-}
-
-// Anything thrown inside the SDK's state machine (e.g. RangeError on a bad
-// accessTokenExpiresIn) surfaces here; count it rather than crash without a summary.
-process.on('unhandledRejection', (e) => {
-  failed++
-  console.log(`not ok - unhandled rejection: ${(e && e.stack) || show(e)}`)
+const { step, need, raw, finish } = createHarness({
+  baseUrl: HAUTH_URL,
+  stepTimeoutMs: STEP_TIMEOUT_MS,
+  timeoutMessage: (ms, name) => `timed out after ${ms} ms (${name}); an SDK promise never settled`,
+  countStrayErrors: true
 })
-process.on('uncaughtException', (e) => {
-  failed++
-  console.log(`not ok - uncaught exception: ${(e && e.stack) || show(e)}`)
-})
-
-// Raw HTTP with Node's own fetch (independent of the SDK's node-fetch).
-async function raw(method, path, { body, token } = {}) {
-  const headers = {}
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
-  if (token) headers.Authorization = `Bearer ${token}`
-  const res = await fetch(HAUTH_URL + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(STEP_TIMEOUT_MS)
-  })
-  const text = await res.text()
-  let json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, headers: res.headers, text, json }
-}
 
 // An SDK client whose token storage is its own (by default every client in a Node
 // process shares one module-level Map, and a second client would pick up and
@@ -131,11 +65,6 @@ const auth = new HasuraAuthClient({ url: HAUTH_URL })
 const probe = isolatedClient() // for the negative cases, so `auth` stays signed in
 let userId = null
 let accessToken = null
-
-function need(value, what) {
-  if (value === null || value === undefined) throw new CheckError(`not run: needs ${what} from an earlier step`)
-  return value
-}
 
 // ---------------------------------------------------------------- steps
 
@@ -257,6 +186,5 @@ await step('g. signOut revokes the refresh token (raw POST /token -> 401 invalid
     `error body ${r.text.slice(0, 300)}, want JSON with error "invalid-refresh-token"`)
 })
 
-console.log(`${passed} passed, ${failed} failed`)
-// The SDK keeps timers (token refresher) alive; exit explicitly.
-process.exit(failed === 0 ? 0 : 1)
+// Prints "N passed, M failed" and exits (explicitly: the SDK keeps timers alive).
+finish()

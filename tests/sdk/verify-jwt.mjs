@@ -26,6 +26,7 @@
 
 import { jwtVerify, createLocalJWKSet, decodeProtectedHeader, decodeJwt } from 'jose'
 import { randomUUID } from 'node:crypto'
+import { check, show, createHarness, describeNameAndMessage } from './harness.mjs'
 
 const HAUTH_URL = (process.env.HAUTH_URL || '').replace(/\/+$/, '')
 const JWT_ALG = process.env.JWT_ALG || ''
@@ -54,58 +55,14 @@ if (isHmac && !HS_KEY) {
 
 // ---------------------------------------------------------------- helpers
 
-let passed = 0
-let failed = 0
-
-class CheckError extends Error {}
-
-function check(cond, message) {
-  if (!cond) throw new CheckError(message)
-}
-
-const show = (v) => JSON.stringify(v)
-
-async function step(name, fn) {
-  let timer
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new CheckError(`timed out after ${STEP_TIMEOUT_MS} ms`)), STEP_TIMEOUT_MS)
-  })
-  try {
-    await Promise.race([fn(), timeout])
-    passed++
-    console.log(`ok - ${name}`)
-  } catch (e) {
-    failed++
-    const why = e instanceof CheckError
-      ? e.message
-      : `${e && e.name}: ${e && e.message}${e && e.cause ? ` (${e.cause.message || e.cause})` : ''}`
-    console.log(`not ok - ${name}: ${why}`)
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-function need(value, what) {
-  if (value === null || value === undefined) throw new CheckError(`not run: needs ${what} from an earlier step`)
-  return value
-}
-
-async function raw(method, path, body) {
-  const res = await fetch(path.startsWith('http') ? path : HAUTH_URL + path, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(STEP_TIMEOUT_MS)
-  })
-  const text = await res.text()
-  let json
-  try {
-    json = JSON.parse(text)
-  } catch {
-    json = undefined
-  }
-  return { status: res.status, headers: res.headers, text, json }
-}
+const harness = createHarness({
+  baseUrl: HAUTH_URL,
+  stepTimeoutMs: STEP_TIMEOUT_MS,
+  describeError: describeNameAndMessage,
+  rawBodyArg: true, // raw(method, path, body)
+  rawAbsoluteUrls: true // the JWKS may be fetched from HASURA_JWT_SECRET's jwk_url
+})
+const { step, need, raw, finish } = harness
 
 // ---------------------------------------------------------------- state
 
@@ -243,12 +200,12 @@ await step(`Hasura claims object under ${CLAIMS_NS}`, async () => {
     `x-hasura-user-is-anonymous is ${show(c['x-hasura-user-is-anonymous'])}, want "false"`)
 })
 
-if (failed > 0 && token && !payload) {
+if (harness.failed > 0 && token && !payload) {
   // Help debugging a signature failure: show what the token says without trusting it.
   try {
     console.log(`# unverified header ${show(decodeProtectedHeader(token))} payload ${show(decodeJwt(token))}`)
   } catch {}
 }
 
-console.log(`${passed} passed, ${failed} failed`)
-process.exit(failed === 0 ? 0 : 1)
+// Prints "N passed, M failed" and exits.
+finish()
