@@ -1,11 +1,13 @@
 //! Hasura's auth webhook: turns the credentials of a GraphQL request into Hasura session variables. A JWT
 //! is checked by signature alone (no database query), so this runs at signature-verification speed. A
 //! personal access token (a bearer in the 8-4-4-4-12 hex shape, which no JWT has) costs one indexed query
-//! and yields the same variables as its owner's JWT would, valid until the PAT expires.
+//! and yields the same variables as its owner's JWT would.
 //!
 //! The answer follows Hasura's contract: every value is a string, `X-Hasura-Role` is always present (the
-//! client's requested role if the token allows it, else the default role), and a `Cache-Control` body key
-//! says how long the answer stays valid (until the token expires).
+//! client's requested role if the token allows it, the default role when none is requested; a role the
+//! token does not allow is 401), and a `Cache-Control` body key says how long Hasura may cache the answer:
+//! until the credential expires, but never longer than an access token lives, so a revoked PAT or a
+//! disabled user stops working in Hasura within that time.
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -74,7 +76,8 @@ fn session_variables(
         Some(_) => return Err(AuthError::Unauthenticated("the requested role is not allowed for this user")),
         None => claims.default_role.clone(),
     };
-    let remaining = (expires_at.timestamp() - state.clock.now().timestamp()).max(0);
+    let remaining =
+        (expires_at.timestamp() - state.clock.now().timestamp()).clamp(0, state.config.jwt.access_token_expires_in);
     let mut variables: BTreeMap<String, String> =
         claims.extra.iter().map(|(key, value)| (canonical(key), value.clone())).collect();
     variables.insert("X-Hasura-Role".into(), role);
