@@ -17,5 +17,7 @@ create table if not exists auth.one_time_codes (
 );
 comment on table auth.one_time_codes is 'Hashed, single-use, expiring tickets and OTPs.';
 
-create unique index if not exists one_time_codes_code_hash_key on auth.one_time_codes (code_hash);
+-- Links are found by their hash alone (128 random bits never collide). Six-digit codes are found by user and
+-- kind, and a user's old codes may share a hash with a new one, so the hash is not unique.
+create index if not exists one_time_codes_code_hash_idx on auth.one_time_codes (code_hash);
 create index if not exists one_time_codes_user_id_kind_idx on auth.one_time_codes (user_id, kind);

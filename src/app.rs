@@ -10,9 +10,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{self, Pool};
 use crate::domain::password::PasswordHasher;
+use crate::domain::redirect::RedirectPolicy;
 use crate::jwt::JwtKeys;
 use crate::mail::Mail;
 use crate::sms::Sms;
+
+/// How many after-the-answer tasks (reset and magic-link mails) may run at once.
+const BACKGROUND_TASKS: usize = 64;
 
 /// Shared by every request handler and worker; cheap to clone.
 #[derive(Clone)]
@@ -27,6 +31,10 @@ pub struct AppState {
     pub sms: Option<Arc<Sms>>,
     /// The one outgoing HTTP client (SMS providers), with timeouts and no redirects.
     pub http: reqwest::Client,
+    /// Where users may be sent back to, built once from the client URL and the allow-list.
+    pub redirects: Arc<RedirectPolicy>,
+    /// Bounds the work flows run after answering (see `flows::verification::in_background`).
+    pub background: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -45,7 +53,21 @@ impl AppState {
             .context("cannot build the HTTP client")?;
         let mail = Arc::new(Mail::new(&config.mail)?);
         let sms = config.sms.as_ref().map(|sms| Sms::new(sms, http.clone()).map(Arc::new)).transpose()?;
-        Ok(AppState { config: Arc::new(config), pool, keys: Arc::new(keys), passwords, clock, mail, sms, http })
+        let background = Arc::new(tokio::sync::Semaphore::new(BACKGROUND_TASKS));
+        let redirects =
+            Arc::new(RedirectPolicy::new(config.http.client_url.as_ref(), &config.access.allowed_redirect_urls));
+        Ok(AppState {
+            config: Arc::new(config),
+            pool,
+            keys: Arc::new(keys),
+            passwords,
+            clock,
+            mail,
+            sms,
+            http,
+            redirects,
+            background,
+        })
     }
 }
 

@@ -77,7 +77,7 @@ impl AccountApi {
     #[oai(path = "/user/email/send-verification-email", method = "post", operation_id = "sendVerificationEmail")]
     async fn send_verification_email(&self, body: Json<EmailRequest>) -> Result<Json<String>, ApiError> {
         let email = Email::parse(&body.0.email)?;
-        flows::verification::send_verification_email(&self.state, email, redirect_to(&body.0.options)).await?;
+        flows::verification::send_verification_email(&self.state, email, redirect_to(&body.0.options))?;
         Ok(ok())
     }
 

@@ -9,9 +9,9 @@ use crate::app::AppState;
 use crate::domain::Email;
 use crate::flows;
 
-/// The reference API's `maxLength` for passwords.
-const PASSWORD_MAX_CHARS: usize = 50;
+use crate::flows::signup::PASSWORD_MAX_CHARS;
 
+/// Sign-in refuses an over-long password before hashing it (sign-up checks the whole policy in its flow).
 fn password_within_limit(password: &SecretField) -> Result<(), ApiError> {
     use secrecy::ExposeSecret;
     if password.0.expose_secret().chars().count() > PASSWORD_MAX_CHARS {
@@ -53,7 +53,6 @@ impl AuthenticationApi {
     ) -> Result<Json<SessionPayload>, ApiError> {
         let body = body.0;
         let email = Email::parse(&body.email)?;
-        password_within_limit(&body.password)?;
         let options = body.options.unwrap_or_default().into();
         let session = flows::signup::signup_email_password(&self.state, email, body.password.0, options).await?;
         Ok(Json(SessionPayload { session: session.map(Into::into) }))

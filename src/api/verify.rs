@@ -10,6 +10,7 @@ use url::Url;
 use super::ApiTags;
 use crate::app::AppState;
 use crate::flows::verification::{self, LinkOutcome};
+use crate::mail::text::escape_html;
 
 #[derive(ApiResponse)]
 pub enum VerifyResponse {
@@ -52,10 +53,6 @@ fn redirect(outcome: LinkOutcome) -> VerifyResponse {
     VerifyResponse::Redirect(location, "no-store".into())
 }
 
-fn escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 fn confirm_page(ticket: &str, redirect_to: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
@@ -70,8 +67,8 @@ fn confirm_page(ticket: &str, redirect_to: &str) -> String {
 <script>document.getElementById("verify").submit();</script>
 </body></html>
 "#,
-        ticket = escape(ticket),
-        redirect_to = escape(redirect_to),
+        ticket = escape_html(ticket),
+        redirect_to = escape_html(redirect_to),
     )
 }
 

@@ -27,7 +27,10 @@ pub const UPDATE_PHONE_NUMBER: &str = include_str!("sql/users/update_phone_numbe
 
 pub const LOCK_USER: &str = include_str!("sql/users/lock_user.sql");
 
+pub const DELETE_USER: &str = include_str!("sql/users/delete_user.sql");
+
 pub const STATEMENTS: &[(&str, &str)] = &[
+    ("users/delete_user", DELETE_USER),
     ("users/lock_user", LOCK_USER),
     ("users/update_phone_number", UPDATE_PHONE_NUMBER),
     ("users/select_user_by_email", SELECT_USER_BY_EMAIL),
@@ -46,13 +49,11 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("users/update_last_seen", UPDATE_LAST_SEEN),
 ];
 
-/// What sign-in needs to know about the owner of an email address.
+/// What sign-in needs to know about the owner of an email address before the password is checked.
 #[derive(Debug)]
 pub struct Credentials {
     pub user_id: Uuid,
     pub password_hash: Option<String>,
-    pub disabled: bool,
-    pub email_verified: bool,
 }
 
 impl TryFrom<&Row> for User {
@@ -124,16 +125,9 @@ pub async fn select_credentials_by_email(
 ) -> Result<Option<Credentials>, AuthError> {
     let statement = client.prepare_cached(SELECT_CREDENTIALS_BY_EMAIL).await.map_err(internal)?;
     let row = client.query_opt(&statement, &[&email]).await.map_err(internal)?;
-    row.map(|row| {
-        Ok(Credentials {
-            user_id: row.try_get("id")?,
-            password_hash: row.try_get("password_hash")?,
-            disabled: row.try_get("disabled")?,
-            email_verified: row.try_get("email_verified")?,
-        })
-    })
-    .transpose()
-    .map_err(internal)
+    row.map(|row| Ok(Credentials { user_id: row.try_get("id")?, password_hash: row.try_get("password_hash")? }))
+        .transpose()
+        .map_err(internal)
 }
 
 pub async fn update_password_hash(client: &impl GenericClient, id: Uuid, hash: &str) -> Result<(), AuthError> {
@@ -231,4 +225,9 @@ pub async fn lock_user(client: &impl GenericClient, id: Uuid) -> Result<(), Auth
     let statement = client.prepare_cached(LOCK_USER).await.map_err(internal)?;
     client.query_opt(&statement, &[&id]).await.map_err(internal)?;
     Ok(())
+}
+
+/// Deletes a user (and, by cascade, everything that belongs to them).
+pub async fn delete_user(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
+    execute(client, DELETE_USER, &[&id]).await.map(|_| ())
 }

@@ -84,22 +84,33 @@ impl RedirectPolicy {
     pub fn resolve(&self, redirect_to: Option<&str>) -> Result<String, AuthError> {
         match redirect_to.map(str::trim).filter(|r| !r.is_empty()) {
             None => Ok(self.default.clone().unwrap_or_default()),
+            // Returned as given (links echo it); every `Location` is built from the parsed URL, the form
+            // that was checked.
             Some(candidate) if self.allows(candidate) => Ok(candidate.to_string()),
             Some(_) => Err(AuthError::RedirectToNotAllowed),
         }
     }
 
     pub fn allows(&self, candidate: &str) -> bool {
-        let Ok(url) = Url::parse(candidate) else { return false };
-        if !matches!(url.scheme(), "http" | "https") && url.cannot_be_a_base() {
-            return false;
+        self.allowed_url(candidate).is_some()
+    }
+
+    /// Matches the URL as a browser will read it (scheme, host, port, path), never the raw text: escapes
+    /// and backslashes in the authority must not let one host pass for another.
+    fn allowed_url(&self, candidate: &str) -> Option<Url> {
+        let url = Url::parse(candidate).ok()?;
+        if url.cannot_be_a_base() || !url.username().is_empty() || url.password().is_some() {
+            return None;
         }
-        let bare = candidate.split(['?', '#']).next().unwrap_or_default();
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port().map(|port| format!(":{port}")).unwrap_or_default();
+        let bare = format!("{}://{host}{port}{}", url.scheme(), url.path());
         let with_slash = format!("{}/", bare.trim_end_matches('/'));
         let bare = bare.trim_end_matches('/');
         self.patterns
             .iter()
             .any(|p| glob_match(p.as_bytes(), bare.as_bytes()) || glob_match(p.as_bytes(), with_slash.as_bytes()))
+            .then_some(url)
     }
 }
 
@@ -143,6 +154,15 @@ mod tests {
         assert!(p.allows("https://preview-1.example.org/path"));
         assert!(!p.allows("https://a.b.example.org/"));
         assert!(p.allows("myapp://callback"));
+        // Escapes and backslashes cannot smuggle another host past a glob.
+        for smuggled in [
+            "https://attacker%2Ecom\\.example.org",
+            "https://attacker.com\\.example.org",
+            "https://attacker.com%2F.example.org",
+            "https://x@attacker.com/.example.org",
+        ] {
+            assert!(!p.allows(smuggled), "{smuggled}");
+        }
         assert!(p.allows("http://localhost:3000/x"));
         assert!(!p.allows("http://localhost:3001/x"));
     }
@@ -151,6 +171,10 @@ mod tests {
     fn a_missing_redirect_falls_back_to_the_client_url() {
         let p = policy("https://app.example.com/", &[]);
         assert_eq!(p.resolve(None).ok().as_deref(), Some("https://app.example.com"));
+        assert_eq!(
+            p.resolve(Some("https://app.example.com/a?b=1")).ok().as_deref(),
+            Some("https://app.example.com/a?b=1")
+        );
         assert!(matches!(p.resolve(Some("https://evil.com")), Err(AuthError::RedirectToNotAllowed)));
     }
 }

@@ -98,10 +98,28 @@ pub struct Profile {
     pub avatar_url: String,
 }
 
-static DISPLAY_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\p{S} ,.'-]+$").ok());
+/// Letters, digits, currency and other symbols (emoji), spaces and `,.'-`. Narrower than the reference
+/// API's `\p{S}`, which would also let `<`, `>`, `=`, `|` and the backtick through.
+static DISPLAY_NAME: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"^[\p{L}\p{N}\p{Sc}\p{So} ,.'-]+$").ok());
 
-fn display_name_ok(name: &str) -> bool {
-    name.chars().count() <= 32 && DISPLAY_NAME.as_ref().is_some_and(|re| re.is_match(name))
+/// Checks a display name: at most 32 characters of the allowed kinds.
+pub fn check_display_name(name: &str) -> Result<(), AuthError> {
+    if name.chars().count() <= 32 && DISPLAY_NAME.as_ref().is_some_and(|re| re.is_match(name)) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidRequest(
+            "displayName may hold at most 32 letters, digits, symbols, spaces and , . ' -".into(),
+        ))
+    }
+}
+
+/// The metadata of a new user: a JSON object (absent or null means empty).
+pub fn metadata_object(metadata: Option<serde_json::Value>) -> Result<serde_json::Value, AuthError> {
+    match metadata {
+        None | Some(serde_json::Value::Null) => Ok(serde_json::Value::Object(Default::default())),
+        Some(value @ serde_json::Value::Object(_)) => Ok(value),
+        Some(_) => Err(AuthError::InvalidRequest("metadata must be an object".into())),
+    }
 }
 
 /// Gravatar's URL for an address (md5 of the trimmed, lower-cased email, as Gravatar defines it).
@@ -133,19 +151,13 @@ impl SignupOptions {
             .filter(|locale| config.allowed_locales.contains(locale))
             .unwrap_or_else(|| config.locale_default.clone());
         let display_name = match &self.display_name {
-            Some(name) if !display_name_ok(name) => {
-                return Err(AuthError::InvalidRequest(
-                    "options.displayName may hold at most 32 letters, digits, symbols, spaces and , . ' -".into(),
-                ));
+            Some(name) => {
+                check_display_name(name)?;
+                name.clone()
             }
-            Some(name) => name.clone(),
             None => email.map(|e| e.as_str().to_string()).unwrap_or_default(),
         };
-        let metadata = match &self.metadata {
-            None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
-            Some(value @ serde_json::Value::Object(_)) => value.clone(),
-            Some(_) => return Err(AuthError::InvalidRequest("options.metadata must be an object".into())),
-        };
+        let metadata = metadata_object(self.metadata.clone())?;
         let avatar_url = match email {
             Some(email) if config.gravatar_enabled => {
                 gravatar_url(email.as_str(), &config.gravatar_default, &config.gravatar_rating)
@@ -209,7 +221,7 @@ mod tests {
         assert_eq!(other_locale.resolve(&config(), None)?.locale, "en");
         let french = SignupOptions { locale: Some("fr".into()), ..Default::default() };
         assert_eq!(french.resolve(&config(), None)?.locale, "fr");
-        for bad in ["a/b", "x:y", "&amp", "&lt;b&gt;"] {
+        for bad in ["a/b", "x:y", "&amp", "&lt;b&gt;", "<svg onload=alert`1`>", "a|b"] {
             let options = SignupOptions { display_name: Some(bad.into()), ..Default::default() };
             assert!(matches!(options.resolve(&config(), None), Err(AuthError::InvalidRequest(_))), "{bad}");
         }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::db;
-use crate::domain::user::NewUser;
+use crate::domain::user::{NewUser, check_display_name, metadata_object};
 use crate::error::AuthError;
 use crate::flows::Session;
 
@@ -37,11 +37,10 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
         .locale
         .filter(|locale| users.allowed_locales.contains(locale))
         .unwrap_or_else(|| users.locale_default.clone());
-    let metadata = match profile.metadata {
-        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
-        Some(value @ serde_json::Value::Object(_)) => value,
-        Some(_) => return Err(AuthError::InvalidRequest("metadata must be an object".into())),
-    };
+    let metadata = metadata_object(profile.metadata)?;
+    if let Some(name) = &profile.display_name {
+        check_display_name(name)?;
+    }
     let new_user = NewUser {
         id: Uuid::new_v4(),
         email: None,

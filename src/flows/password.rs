@@ -14,8 +14,8 @@ use crate::jwt::VerifiedToken;
 /// `POST /user/password/reset`.
 pub fn request_password_reset(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
-    let state = state.clone();
-    in_background("password reset email", async move { send_reset_link(&state, email, redirect_to).await });
+    let background = state.clone();
+    in_background(state, "password reset email", async move { send_reset_link(&background, email, redirect_to).await });
     Ok(())
 }
 

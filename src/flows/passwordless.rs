@@ -78,8 +78,9 @@ async fn find_or_create_user(
 pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
     let (redirect_to, profile) =
         prepare_email_signin(state, state.config.features.passwordless_email, &email, &options)?;
-    let state = state.clone();
-    in_background("magic link email", async move {
+    let background = state.clone();
+    in_background(state, "magic link email", async move {
+        let state = background;
         let mut client = db::client(&state.pool).await?;
         let transaction = client.transaction().await.map_err(db::internal)?;
         let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
@@ -101,8 +102,9 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
 /// `POST /signin/otp/email`: sends a six-digit code.
 pub fn send_email_otp(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
     let (redirect_to, profile) = prepare_email_signin(state, state.config.features.otp_email, &email, &options)?;
-    let state = state.clone();
-    in_background("sign-in code email", async move {
+    let background = state.clone();
+    in_background(state, "sign-in code email", async move {
+        let state = background;
         let mut client = db::client(&state.pool).await?;
         let transaction = client.transaction().await.map_err(db::internal)?;
         let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
@@ -188,39 +190,60 @@ fn parse_phone(state: &AppState, raw: &str) -> Result<PhoneNumber, AuthError> {
     PhoneNumber::parse(raw, state.config.sms.as_ref().and_then(|sms| sms.default_region()))
 }
 
-/// `POST /signin/passwordless/sms`: sends a code by SMS (the provider's own code with Twilio Verify).
+/// `POST /signin/passwordless/sms`: sends a code by SMS (the provider's own code with Twilio Verify). The
+/// answer does not say whether the number has an account. No transaction stays open while the provider is
+/// called; if it refuses, the code is withdrawn and an account made for this attempt is removed again.
 pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOptions) -> Result<(), AuthError> {
     let sms = sms(state)?;
     let phone = parse_phone(state, raw_phone)?;
     let profile = options.resolve(&state.config.users, None)?;
+    let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp() };
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
+    let existed = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.is_some();
     let Some(user) = find_or_create_user(state, &transaction, None, Some(&phone), profile).await? else {
-        return Err(AuthError::SignupDisabled);
+        // Signing up is off, or the account is disabled: nothing is sent, and the answer is the same.
+        return Ok(());
     };
-    let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp() };
     if !code.is_empty() {
         tickets::store_otp(state, &transaction, user.id, CodeKind::SmsOtp, &code).await?;
     }
-    // The code is stored before it is sent; if sending fails the transaction is rolled back.
-    sms.send_code(&phone, &code, &user.locale).await.map_err(sms_error)?;
-    transaction.commit().await.map_err(db::internal)
+    transaction.commit().await.map_err(db::internal)?;
+    if let Err(error) = sms.send_code(&phone, &code, &user.locale).await {
+        if existed {
+            db::tickets::burn_user_codes(&client, user.id, "smsOtp", state.clock.now()).await?;
+        } else {
+            db::users::delete_user(&client, user.id).await?;
+        }
+        return Err(sms_error(error));
+    }
+    Ok(())
 }
 
-/// `POST /signin/passwordless/sms/otp`: a right code signs the user in; each wrong one counts.
+/// `POST /signin/passwordless/sms/otp`: a right code signs the user in; each wrong one counts. With Twilio
+/// Verify the provider checks the code, before any transaction is opened.
 pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Result<Session, AuthError> {
     let sms = sms(state)?;
     let phone = parse_phone(state, raw_phone)?;
+    let provider_says = if sms.verifies_codes() {
+        let right = sms.check_code(&phone, otp).await.map_err(sms_error)?;
+        if !right {
+            return Err(AuthError::InvalidOtp);
+        }
+        Some(right)
+    } else {
+        None
+    };
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     let user_id =
         db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
-    let right = if sms.verifies_codes() {
-        sms.check_code(&phone, otp).await.map_err(sms_error)?
-    } else {
-        tickets::check_otp(state, &transaction, user_id, CodeKind::SmsOtp, otp).await?
+    let right = match provider_says {
+        Some(right) => right,
+        None => tickets::check_otp(state, &transaction, user_id, CodeKind::SmsOtp, otp).await?,
     };
     if !right {
+        // Keep the counted attempt: the wrong guess must stay recorded.
         transaction.commit().await.map_err(db::internal)?;
         return Err(AuthError::InvalidOtp);
     }

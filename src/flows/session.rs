@@ -16,9 +16,10 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::db;
 use crate::db::refresh_tokens::NewRefreshToken;
-use crate::domain::RefreshToken;
+use crate::domain::access::email_allowed;
 use crate::domain::claims::postgres_array_literal;
 use crate::domain::user::User;
+use crate::domain::{Email, RefreshToken};
 use crate::error::AuthError;
 use crate::jwt::{HasuraClaims, VerifiedToken};
 
@@ -66,12 +67,20 @@ pub async fn claims_for(state: &AppState, client: &impl GenericClient, user: &Us
     })
 }
 
-/// Refuses accounts that may not hold a session: disabled, or (when required) with an unverified email.
+/// Refuses accounts that may not hold a session: disabled, an email now outside the access-control lists,
+/// or (when required) an unverified email. Users without an email (anonymous, phone-only) have none to
+/// verify.
 pub fn check_account(state: &AppState, user: &User) -> Result<(), AuthError> {
     if user.disabled {
         return Err(AuthError::DisabledUser);
     }
-    if state.config.users.email_verified_required && !user.email_verified && !user.is_anonymous {
+    let Some(email) = &user.email else { return Ok(()) };
+    if let Ok(email) = Email::parse(email)
+        && !email_allowed(&state.config.access, &email)
+    {
+        return Err(AuthError::InvalidEmailPassword);
+    }
+    if state.config.users.email_verified_required && !user.email_verified {
         return Err(AuthError::UnverifiedUser);
     }
     Ok(())

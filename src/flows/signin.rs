@@ -23,15 +23,9 @@ pub async fn signin_email_password(
         Some(credentials) if verification.matches => credentials,
         _ => return Err(AuthError::InvalidEmailPassword),
     };
-    if !crate::domain::access::email_allowed(&state.config.access, &email) {
-        return Err(AuthError::InvalidEmailPassword);
-    }
-    if credentials.disabled {
-        return Err(AuthError::DisabledUser);
-    }
-    if state.config.users.email_verified_required && !credentials.email_verified {
-        return Err(AuthError::UnverifiedUser);
-    }
+    let user =
+        db::users::select_user_by_id(&client, credentials.user_id).await?.ok_or(AuthError::InvalidEmailPassword)?;
+    super::session::check_account(state, &user)?;
     if verification.needs_rehash {
         let fresh = state.passwords.hash(&password).await?;
         db::users::update_password_hash(&client, credentials.user_id, &fresh).await?;

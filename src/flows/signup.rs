@@ -11,10 +11,17 @@ use crate::domain::user::{NewUser, SignupOptions};
 use crate::error::AuthError;
 use crate::flows::Session;
 
-/// Checks a new password against the configured policy.
+/// The reference API's `maxLength` for passwords: a longer one could never be used to sign in.
+pub const PASSWORD_MAX_CHARS: usize = 50;
+
+/// Checks a new password against the configured policy; every path that sets a password calls this.
 pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
-    if password.expose_secret().chars().count() < state.config.users.password_min_length {
+    let length = password.expose_secret().chars().count();
+    if length < state.config.users.password_min_length {
         return Err(AuthError::PasswordTooShort);
+    }
+    if length > PASSWORD_MAX_CHARS {
+        return Err(AuthError::InvalidRequest(format!("password must be at most {PASSWORD_MAX_CHARS} characters")));
     }
     Ok(())
 }

@@ -11,23 +11,32 @@ use crate::domain::Email;
 use crate::domain::redirect::RedirectPolicy;
 use crate::error::AuthError;
 
-pub fn redirect_policy(state: &AppState) -> RedirectPolicy {
-    RedirectPolicy::new(state.config.http.client_url.as_ref(), &state.config.access.allowed_redirect_urls)
+pub fn redirect_policy(state: &AppState) -> &RedirectPolicy {
+    &state.redirects
 }
 
-/// `POST /user/email/send-verification-email`. Unknown addresses get the same answer as known ones.
-pub async fn send_verification_email(
-    state: &AppState,
-    email: Email,
-    redirect_to: Option<&str>,
-) -> Result<(), AuthError> {
+/// `POST /user/email/send-verification-email`. Every address gets the same answer: the lookup and the mail
+/// happen after it, and nothing is sent to unknown, already verified or disabled accounts.
+pub fn send_verification_email(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
+    let background = state.clone();
+    in_background(
+        state,
+        "verification email",
+        async move { send_verification_link(&background, email, redirect_to).await },
+    );
+    Ok(())
+}
+
+async fn send_verification_link(state: &AppState, email: Email, redirect_to: String) -> Result<(), AuthError> {
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     let Some(user_id) = db::users::select_user_id_by_email(&transaction, email.as_str()).await? else {
         return Ok(());
     };
-    let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::InvalidTicket)?;
+    let Some(user) = db::users::select_user_by_id(&transaction, user_id).await?.filter(|u| !u.disabled) else {
+        return Ok(());
+    };
     if user.email_verified {
         return Err(AuthError::EmailAlreadyVerified);
     }
@@ -125,12 +134,19 @@ async fn use_link(state: &AppState, ticket: &str) -> Result<(LinkKind, String), 
     Ok((kind, session.refresh_token.expose().to_string()))
 }
 
-/// Used by flows that must not reveal whether an address exists: the work runs after the answer.
-pub fn in_background<F>(what: &'static str, work: F)
+/// Used by flows that must not reveal whether an address exists: the work runs after the answer. At most
+/// `AppState::background` tasks run at once; beyond that the work is dropped with a warning (load shedding:
+/// a flood of requests must not pile up tasks or exhaust the database pool).
+pub fn in_background<F>(state: &AppState, what: &'static str, work: F)
 where
     F: std::future::Future<Output = Result<(), AuthError>> + Send + 'static,
 {
+    let Ok(permit) = state.background.clone().try_acquire_owned() else {
+        tracing::warn!("{what} dropped: too much background work in flight");
+        return;
+    };
     tokio::spawn(async move {
+        let _permit = permit;
         if let Err(error) = work.await {
             match error {
                 AuthError::Internal(cause) => tracing::error!(cause = ?cause, "{what} failed"),

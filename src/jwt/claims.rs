@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::keys::{JwtKeys, TokenRejected};
+use crate::domain::claims::BUILT_IN;
 
 pub const DEFAULT_NAMESPACE: &str = "https://hasura.io/jwt/claims";
 
@@ -125,6 +126,3 @@ impl JwtKeys {
         Ok(VerifiedToken { claims, session_id, expires_at, session_variables: namespace })
     }
 }
-
-const BUILT_IN: [&str; 4] =
-    ["x-hasura-allowed-roles", "x-hasura-default-role", "x-hasura-user-id", "x-hasura-user-is-anonymous"];

@@ -57,6 +57,23 @@ struct VerifyingKey {
     kid: String,
     algorithm: Algorithm,
     key: DecodingKey,
+    /// Built once: the webhook verifies a token on every GraphQL request.
+    validation: Validation,
+}
+
+/// Signature, algorithm, `sub`, `iss` and (when configured) `aud`; `exp`/`nbf` are checked against the
+/// application clock in [`JwtKeys::verify`].
+fn validation_for(algorithm: Algorithm, issuer: &str, audience: Option<&[String]>) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    validation.set_issuer(&[issuer]);
+    match audience {
+        Some(audience) => validation.set_audience(audience),
+        None => validation.validate_aud = false,
+    }
+    validation
 }
 
 /// Everything needed to sign and verify access tokens.
@@ -158,7 +175,12 @@ impl JwtKeys {
                 ));
             }
             let kid = secret.kid.clone().unwrap_or_else(|| hmac_kid(bytes));
-            verifying.push(VerifyingKey { kid: kid.clone(), algorithm, key: DecodingKey::from_secret(bytes) });
+            verifying.push(VerifyingKey {
+                kid: kid.clone(),
+                algorithm,
+                key: DecodingKey::from_secret(bytes),
+                validation: Validation::new(algorithm),
+            });
             (EncodingKey::from_secret(bytes), kid)
         } else {
             let signing_pem = secret
@@ -176,7 +198,12 @@ impl JwtKeys {
                 None => DecodingKey::from_jwk(&public_jwk).map_err(|e| format!("bad derived public key: {e}"))?,
             };
             let kid = public_jwk.common.key_id.clone().unwrap_or_default();
-            verifying.push(VerifyingKey { kid: kid.clone(), algorithm, key: decoding });
+            verifying.push(VerifyingKey {
+                kid: kid.clone(),
+                algorithm,
+                key: decoding,
+                validation: Validation::new(algorithm),
+            });
             jwks.push(public_jwk);
             (signing_key, kid)
         };
@@ -196,7 +223,12 @@ impl JwtKeys {
             if verifying.iter().any(|k| k.kid == kid) {
                 return Err(format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: kid {kid:?} is used twice"));
             }
-            verifying.push(VerifyingKey { kid, algorithm: published_algorithm, key });
+            verifying.push(VerifyingKey {
+                kid,
+                algorithm: published_algorithm,
+                key,
+                validation: Validation::new(published_algorithm),
+            });
             jwks.push(jwk);
         }
 
@@ -211,13 +243,17 @@ impl JwtKeys {
             Some(_) => return Err("audience must be a string or a list of strings".into()),
         };
         let jwks_json = serde_json::to_string(&JwkSet { keys: &jwks }).map_err(|e| e.to_string())?;
+        let issuer = secret.issuer.clone().unwrap_or_else(|| "hasura-auth".to_string());
+        for key in &mut verifying {
+            key.validation = validation_for(key.algorithm, &issuer, audience.as_deref());
+        }
         let keys = JwtKeys {
             algorithm,
             signing_key,
             signing_kid,
             verifying,
             jwks_json,
-            issuer: secret.issuer.clone().unwrap_or_else(|| "hasura-auth".to_string()),
+            issuer,
             namespace: secret.claims_namespace.clone().unwrap_or_else(|| super::claims::DEFAULT_NAMESPACE.to_string()),
             stringified_claims,
             audience,
@@ -277,18 +313,10 @@ impl JwtKeys {
         if header.alg != key.algorithm {
             return Err(TokenRejected::WrongAlgorithm);
         }
-        let mut validation = Validation::new(key.algorithm);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.set_issuer(&[self.issuer.as_str()]);
-        match &self.audience {
-            Some(audience) => validation.set_audience(audience),
-            None => validation.validate_aud = false,
-        }
-        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key.key, &validation)
-            .map(|data| data.claims)
-            .map_err(|_| TokenRejected::Invalid)?;
+        let claims =
+            jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key.key, &key.validation)
+                .map(|data| data.claims)
+                .map_err(|_| TokenRejected::Invalid)?;
         let skew = i64::try_from(self.allowed_skew).unwrap_or(i64::MAX);
         let exp = claims.get("exp").and_then(serde_json::Value::as_i64).ok_or(TokenRejected::Invalid)?;
         if now >= exp.saturating_add(skew) {

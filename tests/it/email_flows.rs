@@ -165,6 +165,7 @@ async fn sign_up_sends_a_verification_link_that_works_once_and_survives_prefetch
     assert!(param(&params, "refreshToken").is_none());
     // The delivered message's body no longer rests in the outbox.
     assert_eq!(app.count("select count(*) from auth.email_outbox where html_body like '%verify?%'").await, 0);
+    assert_eq!(app.count("select count(*) from auth.email_outbox where headers::text like '%verifyEmail:%'").await, 0);
 }
 
 #[tokio::test]

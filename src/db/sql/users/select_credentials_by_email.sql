@@ -1,3 +1,3 @@
-select u.id, u.password_hash, u.disabled, u.email_verified
+select u.id, u.password_hash
 from auth.users u
 where u.email = $1::text::public.citext
