@@ -36,7 +36,9 @@ fn code_in(body: &str) -> String {
 
 #[tokio::test]
 async fn an_sms_code_signs_up_and_signs_in_with_a_normalised_number() {
-    let (app, standin) = spawn("MG0123456789abcdef0123456789abcdef", &[]).await;
+    // nhost's default: verified emails required. A phone-only user has no email to verify.
+    let (app, standin) =
+        spawn("MG0123456789abcdef0123456789abcdef", &[("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "true")]).await;
     let reply = app.post("/signin/passwordless/sms", json!({"phoneNumber": "(415) 555-0123"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body, json!("OK"));
@@ -55,6 +57,8 @@ async fn an_sms_code_signs_up_and_signs_in_with_a_normalised_number() {
     assert_eq!(session.body["session"]["user"]["phoneNumber"], "+14155550123");
     assert_eq!(session.body["session"]["user"]["phoneNumberVerified"], true);
     assert!(session.body["mfa"].is_null());
+    let refresh_token = session.body["session"]["refreshToken"].as_str().unwrap();
+    assert_eq!(app.refresh(refresh_token).await.status, StatusCode::OK, "phone-only users keep their session");
     let replay = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": "+14155550123", "otp": code})).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert_eq!(replay.error_code(), "invalid-otp");
