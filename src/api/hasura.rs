@@ -117,24 +117,13 @@ struct ActionName {
     name: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SignUpOptionsInput {
-    allowed_roles: Option<Vec<String>>,
-    default_role: Option<String>,
-    display_name: Option<String>,
-    locale: Option<String>,
-    metadata: Option<Value>,
-    redirect_to: Option<String>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CredentialsInput {
     email: String,
     password: SecretString,
     #[serde(default)]
-    options: Option<SignUpOptionsInput>,
+    options: Option<SignupOptions>,
 }
 
 #[derive(Deserialize)]
@@ -174,14 +163,6 @@ async fn run_action(state: &AppState, call: ActionCall) -> Result<Value, AuthErr
             let input: CredentialsInput = input(call.input)?;
             let email = Email::parse(&input.email)?;
             let options = input.options.unwrap_or_default();
-            let options = SignupOptions {
-                allowed_roles: options.allowed_roles,
-                default_role: options.default_role,
-                display_name: options.display_name,
-                locale: options.locale,
-                metadata: options.metadata,
-                redirect_to: options.redirect_to,
-            };
             let session = flows::signup::signup_email_password(state, email, input.password, options).await?;
             Ok(json!({"session": session.map(session_json)}))
         }
