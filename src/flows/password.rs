@@ -22,10 +22,7 @@ pub fn request_password_reset(state: &AppState, email: Email, redirect_to: Optio
 async fn send_reset_link(state: &AppState, email: Email, redirect_to: String) -> Result<(), AuthError> {
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
-    let Some(user_id) = db::users::select_user_id_by_email(&transaction, email.as_str()).await? else {
-        return Ok(());
-    };
-    let Some(user) = db::users::select_user_by_id(&transaction, user_id).await?.filter(|u| !u.disabled) else {
+    let Some(user) = tickets::enabled_user_by_email(&transaction, email.as_str()).await? else {
         return Ok(());
     };
     let to = user.email.clone().unwrap_or_default();

@@ -157,6 +157,14 @@ pub async fn send_link(
     Ok(())
 }
 
+/// The enabled account behind an address, if any: links are only mailed to accounts that can use them.
+pub async fn enabled_user_by_email(client: &impl GenericClient, email: &str) -> Result<Option<User>, AuthError> {
+    let Some(user_id) = db::users::select_user_id_by_email(client, email).await? else {
+        return Ok(None);
+    };
+    Ok(db::users::select_user_by_id(client, user_id).await?.filter(|user| !user.disabled))
+}
+
 fn live(code: &StoredCode, now: DateTime<Utc>) -> bool {
     code.used_at.is_none() && code.expires_at > now
 }
