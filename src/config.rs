@@ -144,6 +144,8 @@ pub struct SessionConfig {
     pub refresh_token_expires_in: i64,
     /// Seconds during which an already rotated refresh token still yields a session (two tabs racing).
     pub reuse_grace_period: i64,
+    /// Seconds after sign-in past which a session can no longer be refreshed (`None`: no limit, as nhost).
+    pub max_lifetime: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -324,6 +326,10 @@ impl Config {
         let session = SessionConfig {
             refresh_token_expires_in: r.parsed("AUTH_REFRESH_TOKEN_EXPIRES_IN", 2_592_000i64),
             reuse_grace_period: r.parsed("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD", 30i64),
+            max_lifetime: r
+                .raw("AUTH_SESSION_MAX_LIFETIME")
+                .is_some()
+                .then(|| r.parsed("AUTH_SESSION_MAX_LIFETIME", 0i64)),
         };
 
         let default_role = r.string("AUTH_USER_DEFAULT_ROLE", "user");
@@ -443,6 +449,9 @@ impl Config {
         if self.session.refresh_token_expires_in <= 0 {
             problems.push("AUTH_REFRESH_TOKEN_EXPIRES_IN must be positive".into());
         }
+        if self.session.max_lifetime.is_some_and(|seconds| seconds <= 0) {
+            problems.push("AUTH_SESSION_MAX_LIFETIME must be positive (or empty for no limit)".into());
+        }
         if self.session.reuse_grace_period < 0 {
             problems.push("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD must not be negative".into());
         }
@@ -508,6 +517,10 @@ impl Config {
         lines.insert("AUTH_ACTIONS_SECRET", secret(&self.hooks.actions_secret).to_string());
         lines.insert("AUTH_REFRESH_TOKEN_EXPIRES_IN", self.session.refresh_token_expires_in.to_string());
         lines.insert("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD", self.session.reuse_grace_period.to_string());
+        lines.insert(
+            "AUTH_SESSION_MAX_LIFETIME",
+            self.session.max_lifetime.map(|seconds| seconds.to_string()).unwrap_or_default(),
+        );
         let u = &self.users;
         lines.insert("AUTH_USER_DEFAULT_ROLE", u.default_role.clone());
         lines.insert("AUTH_USER_DEFAULT_ALLOWED_ROLES", u.default_allowed_roles.join(","));

@@ -116,6 +116,7 @@ impl From<AuthError> for ApiError {
             AuthError::EmailAlreadyVerified => Self::bad_request("email-already-verified", message),
             AuthError::UserNotAnonymous => Self::bad_request("user-not-anonymous", message),
             AuthError::CannotSendSms => Self::bad_request("cannot-send-sms", message),
+            AuthError::MfaRequired => Self::unauthorized("mfa-required", message),
             AuthError::Internal(cause) => Self::internal(&cause),
         }
     }

@@ -13,8 +13,9 @@ pub mod users;
 use anyhow::Context as _;
 pub use deadpool_postgres::{GenericClient, Pool};
 use deadpool_postgres::{ManagerConfig, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
 use crate::error::AuthError;
 
@@ -54,6 +55,42 @@ pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
 /// Takes a pooled connection, as an internal error if none can be had.
 pub async fn client(pool: &Pool) -> Result<deadpool_postgres::Object, AuthError> {
     pool.get().await.map_err(|e| AuthError::Internal(anyhow::Error::new(e).context("database pool")))
+}
+
+/// Starts a transaction on a pooled connection.
+pub async fn begin(client: &mut deadpool_postgres::Object) -> Result<deadpool_postgres::Transaction<'_>, AuthError> {
+    client.transaction().await.map_err(internal)
+}
+
+/// Commits a transaction.
+pub async fn commit(transaction: deadpool_postgres::Transaction<'_>) -> Result<(), AuthError> {
+    transaction.commit().await.map_err(internal)
+}
+
+/// Runs one statement (prepared once per connection) and returns the rows it changed.
+pub async fn execute(client: &impl GenericClient, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, AuthError> {
+    let statement = client.prepare_cached(sql).await.map_err(internal)?;
+    client.execute(&statement, params).await.map_err(internal)
+}
+
+/// Runs one statement and returns its rows.
+pub async fn query(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, AuthError> {
+    let statement = client.prepare_cached(sql).await.map_err(internal)?;
+    client.query(&statement, params).await.map_err(internal)
+}
+
+/// Runs one statement and returns its row, if any.
+pub async fn query_opt(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Option<Row>, AuthError> {
+    let statement = client.prepare_cached(sql).await.map_err(internal)?;
+    client.query_opt(&statement, params).await.map_err(internal)
 }
 
 /// Wraps an unexpected database error, keeping the cause for the log.

@@ -1,24 +1,31 @@
-//! Queries on `auth.refresh_tokens`: insert, lock for rotation, mark rotated, revoke or delete a family.
+//! Queries on `auth.refresh_tokens`: insert, read, mark rotated (sealing the child), revoke or delete a
+//! family, and lock the owner of a token.
+//!
+//! Every change to a user's tokens happens while the user's row is locked (`for no key update`): rotation
+//! takes it through [`lock_token_owner`], sign-out, password changes and resets through
+//! `users::lock_user`. So a revocation waits for a rotation in flight and then sees the child it minted,
+//! and a rotation that starts after a revocation finds its token gone.
 use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{GenericClient, internal};
+use super::{GenericClient, execute, internal, query_opt};
 use crate::error::AuthError;
 
 pub const INSERT_REFRESH_TOKEN: &str = include_str!("sql/refresh_tokens/insert_refresh_token.sql");
-pub const SELECT_REFRESH_TOKEN_FOR_UPDATE: &str =
-    include_str!("sql/refresh_tokens/select_refresh_token_for_update.sql");
+pub const LOCK_TOKEN_OWNER: &str = include_str!("sql/refresh_tokens/lock_token_owner.sql");
+pub const SELECT_REFRESH_TOKEN: &str = include_str!("sql/refresh_tokens/select_refresh_token.sql");
 pub const MARK_REFRESH_TOKEN_ROTATED: &str = include_str!("sql/refresh_tokens/mark_refresh_token_rotated.sql");
 pub const REVOKE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/revoke_refresh_token_family.sql");
 pub const DELETE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/delete_refresh_token_family.sql");
 pub const DELETE_USER_REFRESH_TOKENS: &str = include_str!("sql/refresh_tokens/delete_user_refresh_tokens.sql");
-
 pub const DELETE_OTHER_SESSIONS: &str = include_str!("sql/refresh_tokens/delete_other_sessions.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("refresh_tokens/delete_other_sessions", DELETE_OTHER_SESSIONS),
     ("refresh_tokens/insert_refresh_token", INSERT_REFRESH_TOKEN),
-    ("refresh_tokens/select_refresh_token_for_update", SELECT_REFRESH_TOKEN_FOR_UPDATE),
+    ("refresh_tokens/lock_token_owner", LOCK_TOKEN_OWNER),
+    ("refresh_tokens/select_refresh_token", SELECT_REFRESH_TOKEN),
     ("refresh_tokens/mark_refresh_token_rotated", MARK_REFRESH_TOKEN_ROTATED),
     ("refresh_tokens/revoke_refresh_token_family", REVOKE_REFRESH_TOKEN_FAMILY),
     ("refresh_tokens/delete_refresh_token_family", DELETE_REFRESH_TOKEN_FAMILY),
@@ -35,6 +42,8 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: DateTime<Utc>,
     pub family_id: Uuid,
     pub parent_id: Option<Uuid>,
+    /// When the family started (the sign-in).
+    pub signed_in_at: DateTime<Utc>,
 }
 
 /// A stored refresh token, as rotation sees it.
@@ -47,37 +56,14 @@ pub struct StoredRefreshToken {
     pub expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The child minted by this token's rotation, sealed under a key derived from this token.
+    pub child_sealed: Option<Vec<u8>>,
+    pub signed_in_at: DateTime<Utc>,
 }
 
-pub async fn insert_refresh_token(client: &impl GenericClient, token: &NewRefreshToken<'_>) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(INSERT_REFRESH_TOKEN).await.map_err(internal)?;
-    client
-        .execute(
-            &statement,
-            &[
-                &token.id,
-                &token.user_id,
-                &token.hash,
-                &token.created_at,
-                &token.expires_at,
-                &token.family_id,
-                &token.parent_id,
-            ],
-        )
-        .await
-        .map_err(internal)?;
-    Ok(())
-}
-
-/// Finds a token by hash and locks its row until the transaction ends, so concurrent rotations of the same
-/// token run one after another.
-pub async fn select_refresh_token_for_update(
-    client: &impl GenericClient,
-    hash: &str,
-) -> Result<Option<StoredRefreshToken>, AuthError> {
-    let statement = client.prepare_cached(SELECT_REFRESH_TOKEN_FOR_UPDATE).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&hash]).await.map_err(internal)?;
-    row.map(|row| {
+impl TryFrom<&Row> for StoredRefreshToken {
+    type Error = tokio_postgres::Error;
+    fn try_from(row: &Row) -> Result<Self, Self::Error> {
         Ok(StoredRefreshToken {
             id: row.try_get("id")?,
             user_id: row.try_get("user_id")?,
@@ -86,20 +72,55 @@ pub async fn select_refresh_token_for_update(
             expires_at: row.try_get("expires_at")?,
             rotated_at: row.try_get("rotated_at")?,
             revoked_at: row.try_get("revoked_at")?,
+            child_sealed: row.try_get("child_token_sealed")?,
+            signed_in_at: row.try_get("signed_in_at")?,
         })
-    })
-    .transpose()
-    .map_err(internal)
+    }
 }
 
+pub async fn insert_refresh_token(client: &impl GenericClient, token: &NewRefreshToken<'_>) -> Result<(), AuthError> {
+    execute(
+        client,
+        INSERT_REFRESH_TOKEN,
+        &[
+            &token.id,
+            &token.user_id,
+            &token.hash,
+            &token.created_at,
+            &token.expires_at,
+            &token.family_id,
+            &token.parent_id,
+            &token.signed_in_at,
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Locks the row of the user who owns the token with this hash until the transaction ends; the user's id,
+/// or `None` for an unknown token.
+pub async fn lock_token_owner(client: &impl GenericClient, hash: &str) -> Result<Option<Uuid>, AuthError> {
+    let row = query_opt(client, LOCK_TOKEN_OWNER, &[&hash]).await?;
+    row.map(|row| row.try_get(0)).transpose().map_err(internal)
+}
+
+/// The token with this hash. Read it after [`lock_token_owner`] so it reflects every rotation before ours.
+pub async fn select_refresh_token(
+    client: &impl GenericClient,
+    hash: &str,
+) -> Result<Option<StoredRefreshToken>, AuthError> {
+    let row = query_opt(client, SELECT_REFRESH_TOKEN, &[&hash]).await?;
+    row.as_ref().map(StoredRefreshToken::try_from).transpose().map_err(internal)
+}
+
+/// Marks a token rotated and keeps its sealed child.
 pub async fn mark_refresh_token_rotated(
     client: &impl GenericClient,
     id: Uuid,
     now: DateTime<Utc>,
+    child_sealed: &[u8],
 ) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(MARK_REFRESH_TOKEN_ROTATED).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &now]).await.map_err(internal)?;
-    Ok(())
+    execute(client, MARK_REFRESH_TOKEN_ROTATED, &[&id, &now, &child_sealed]).await.map(|_| ())
 }
 
 /// Revokes every live token of a family; returns how many were revoked.
@@ -108,28 +129,25 @@ pub async fn revoke_refresh_token_family(
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<u64, AuthError> {
-    let statement = client.prepare_cached(REVOKE_REFRESH_TOKEN_FAMILY).await.map_err(internal)?;
-    client.execute(&statement, &[&family_id, &now]).await.map_err(internal)
+    execute(client, REVOKE_REFRESH_TOKEN_FAMILY, &[&family_id, &now]).await
 }
 
 /// Deletes the family of the token with this hash (sign-out of one session); returns rows deleted.
 pub async fn delete_refresh_token_family(client: &impl GenericClient, hash: &str) -> Result<u64, AuthError> {
-    let statement = client.prepare_cached(DELETE_REFRESH_TOKEN_FAMILY).await.map_err(internal)?;
-    client.execute(&statement, &[&hash]).await.map_err(internal)
+    execute(client, DELETE_REFRESH_TOKEN_FAMILY, &[&hash]).await
 }
 
-/// Deletes every token of a user (sign-out everywhere).
+/// Deletes every token of a user, personal access tokens included (sign-out everywhere).
 pub async fn delete_user_refresh_tokens(client: &impl GenericClient, user_id: Uuid) -> Result<u64, AuthError> {
-    let statement = client.prepare_cached(DELETE_USER_REFRESH_TOKENS).await.map_err(internal)?;
-    client.execute(&statement, &[&user_id]).await.map_err(internal)
+    execute(client, DELETE_USER_REFRESH_TOKENS, &[&user_id]).await
 }
 
-/// Ends every session (regular refresh tokens; PATs stay) of a user except the family `keep`, if given.
+/// Ends every session of a user except the family `keep`, if given, and deletes their personal access
+/// tokens.
 pub async fn delete_other_sessions(
     client: &impl GenericClient,
     user_id: Uuid,
     keep: Option<Uuid>,
 ) -> Result<u64, AuthError> {
-    let statement = client.prepare_cached(DELETE_OTHER_SESSIONS).await.map_err(internal)?;
-    client.execute(&statement, &[&user_id, &keep]).await.map_err(internal)
+    execute(client, DELETE_OTHER_SESSIONS, &[&user_id, &keep]).await
 }

@@ -8,6 +8,7 @@ use crate::error::AuthError;
 
 pub const INSERT_ONE_TIME_CODE: &str = include_str!("sql/tickets/insert_one_time_code.sql");
 pub const BURN_USER_CODES: &str = include_str!("sql/tickets/burn_user_codes.sql");
+pub const BURN_ALL_USER_CODES: &str = include_str!("sql/tickets/burn_all_user_codes.sql");
 pub const SELECT_CODE_BY_HASH: &str = include_str!("sql/tickets/select_code_by_hash.sql");
 pub const SELECT_CODE_BY_HASH_FOR_UPDATE: &str = include_str!("sql/tickets/select_code_by_hash_for_update.sql");
 pub const SELECT_ACTIVE_CODE_FOR_UPDATE: &str = include_str!("sql/tickets/select_active_code_for_update.sql");
@@ -17,6 +18,7 @@ pub const RECORD_FAILED_ATTEMPT: &str = include_str!("sql/tickets/record_failed_
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("tickets/insert_one_time_code", INSERT_ONE_TIME_CODE),
     ("tickets/burn_user_codes", BURN_USER_CODES),
+    ("tickets/burn_all_user_codes", BURN_ALL_USER_CODES),
     ("tickets/select_code_by_hash", SELECT_CODE_BY_HASH),
     ("tickets/select_code_by_hash_for_update", SELECT_CODE_BY_HASH_FOR_UPDATE),
     ("tickets/select_active_code_for_update", SELECT_ACTIVE_CODE_FOR_UPDATE),
@@ -85,6 +87,15 @@ pub async fn burn_user_codes(
     let statement = client.prepare_cached(BURN_USER_CODES).await.map_err(internal)?;
     client.execute(&statement, &[&user_id, &kind, &now]).await.map_err(internal)?;
     Ok(())
+}
+
+/// Retires every unused ticket and code of a user (after a password or email change).
+pub async fn burn_all_user_codes(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, AuthError> {
+    super::execute(client, BURN_ALL_USER_CODES, &[&user_id, &now]).await
 }
 
 async fn select_one(client: &impl GenericClient, sql: &str, hash: &str) -> Result<Option<StoredCode>, AuthError> {

@@ -28,9 +28,13 @@ pub const UPDATE_PHONE_NUMBER: &str = include_str!("sql/users/update_phone_numbe
 pub const LOCK_USER: &str = include_str!("sql/users/lock_user.sql");
 
 pub const DELETE_USER: &str = include_str!("sql/users/delete_user.sql");
+pub const CLEAR_PASSWORD: &str = include_str!("sql/users/clear_password.sql");
+pub const REVERT_EMAIL: &str = include_str!("sql/users/revert_email.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("users/delete_user", DELETE_USER),
+    ("users/clear_password", CLEAR_PASSWORD),
+    ("users/revert_email", REVERT_EMAIL),
     ("users/lock_user", LOCK_USER),
     ("users/update_phone_number", UPDATE_PHONE_NUMBER),
     ("users/select_user_by_email", SELECT_USER_BY_EMAIL),
@@ -183,6 +187,16 @@ pub async fn confirm_new_email(client: &impl GenericClient, id: Uuid, new_email:
     Ok(())
 }
 
+/// Puts back the address an email change replaced, verified. A taken address becomes `EmailAlreadyInUse`.
+pub async fn revert_email(client: &impl GenericClient, id: Uuid, old_email: &str) -> Result<(), AuthError> {
+    let statement = client.prepare_cached(REVERT_EMAIL).await.map_err(internal)?;
+    client.execute(&statement, &[&id, &old_email]).await.map_err(|e| match unique_violation(&e) {
+        Some("users_email_key") => AuthError::EmailAlreadyInUse,
+        _ => internal(e),
+    })?;
+    Ok(())
+}
+
 /// Turns an anonymous user into a regular one, keeping the id. Returns false if the user was not anonymous.
 pub async fn deanonymize_user(client: &impl GenericClient, user: &NewUser) -> Result<bool, AuthError> {
     let statement = client.prepare_cached(DEANONYMIZE_USER).await.map_err(internal)?;
@@ -230,4 +244,9 @@ pub async fn lock_user(client: &impl GenericClient, id: Uuid) -> Result<(), Auth
 /// Deletes a user (and, by cascade, everything that belongs to them).
 pub async fn delete_user(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
     execute(client, DELETE_USER, &[&id]).await.map(|_| ())
+}
+
+/// Removes a user's password: they sign in by another method until they set a new one.
+pub async fn clear_password(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
+    execute(client, CLEAR_PASSWORD, &[&id]).await.map(|_| ())
 }

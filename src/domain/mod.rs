@@ -7,6 +7,7 @@ pub mod password;
 pub mod phone;
 pub mod redirect;
 pub mod refresh_token;
+pub mod sealed;
 pub mod user;
 
 pub use email::Email;

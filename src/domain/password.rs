@@ -3,6 +3,7 @@
 //! bounded concurrency so a burst of sign-ins cannot starve the async workers. When there is no stored hash
 //! (unknown email), a dummy hash is verified instead so the response time does not reveal it.
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -30,6 +31,9 @@ pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
+    /// Password checks run so far, real or against the dummy hash (for metrics, and to show that an unknown
+    /// email costs the same check as a known one).
+    verifications: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -77,6 +81,7 @@ impl PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
             dummy_hash: dummy_hash.into(),
+            verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -89,6 +94,11 @@ impl PasswordHasher {
         tokio::task::spawn_blocking(move || work(&params))
             .await
             .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+    }
+
+    /// How many password checks have run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// A new argon2id hash of `password`.
@@ -107,6 +117,7 @@ impl PasswordHasher {
         };
         let verification =
             self.run_blocking(move |params| verify_blocking(params, password.expose_secret(), &stored)).await?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(if real { verification } else { Verification { matches: false, needs_rehash: false } })
     }
 }

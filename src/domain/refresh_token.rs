@@ -5,6 +5,8 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::sealed::{open_under_secret, seal_under_secret};
+
 /// A refresh token as the client holds it.
 pub struct RefreshToken(SecretString);
 
@@ -43,7 +45,21 @@ impl RefreshToken {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// Seals `child` under a key only this token's plaintext yields: the database alone cannot open it.
+    pub fn seal_child(&self, child: &RefreshToken) -> Vec<u8> {
+        seal_under_secret(self.expose().as_bytes(), CHILD_CONTEXT, child.expose().as_bytes())
+    }
+
+    /// Opens a child sealed by [`RefreshToken::seal_child`] of this same token.
+    pub fn open_child(&self, sealed: &[u8]) -> Option<RefreshToken> {
+        let child = open_under_secret(self.expose().as_bytes(), CHILD_CONTEXT, sealed)?;
+        RefreshToken::parse(std::str::from_utf8(&child).ok()?)
+    }
 }
+
+/// The HKDF purpose of the key that seals a rotated token's child.
+const CHILD_CONTEXT: &[u8] = b"hauth refresh-token child v1";
 
 /// `\x` + hex(sha256(token)), exactly as nhost stores it.
 pub fn hash_token(token: &str) -> String {
@@ -70,6 +86,16 @@ mod tests {
     #[test]
     fn hash_matches_the_nhost_format() {
         assert_eq!(hash_token("abc"), "\\xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn only_the_parent_opens_its_sealed_child() {
+        let parent = RefreshToken::generate();
+        let child = RefreshToken::generate();
+        let sealed = parent.seal_child(&child);
+        assert_eq!(parent.open_child(&sealed).map(|c| c.hash()), Some(child.hash()));
+        assert!(RefreshToken::generate().open_child(&sealed).is_none());
+        assert!(child.open_child(&sealed).is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::db;
 use crate::domain::user::{NewUser, check_display_name, metadata_object};
 use crate::error::AuthError;
 use crate::flows::Session;
+use crate::flows::session::{SigninMethod, complete_signin};
 
 /// The only role, and the default role, of an anonymous user.
 pub const ANONYMOUS_ROLE: &str = "anonymous";
@@ -62,7 +63,7 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
     let user = db::users::select_user_by_id(&transaction, new_user.id)
         .await?
         .ok_or_else(|| AuthError::internal("inserted anonymous user not found"))?;
-    let session = super::session::start(state, &transaction, user).await?;
+    let session = complete_signin(state, &transaction, user, SigninMethod::Anonymous).await?;
     transaction.commit().await.map_err(db::internal)?;
     tracing::info!(user_id = %new_user.id, "anonymous user signed in");
     Ok(session)

@@ -44,6 +44,7 @@ pub async fn deanonymize(
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     let user_id = bearer.claims.user_id;
+    db::users::lock_user(&transaction, user_id).await?;
     let upgraded = NewUser::from_profile(user_id, Some(email.clone()), password_hash, profile, false);
     if !db::users::deanonymize_user(&transaction, &upgraded).await? {
         return Err(AuthError::UserNotAnonymous);
@@ -56,7 +57,14 @@ pub async fn deanonymize(
     };
     if let Some(kind) = link {
         let user = db::users::select_user_by_id(&transaction, user_id).await?.ok_or(AuthError::UserNotAnonymous)?;
-        let request = LinkRequest { kind, user: &user, to: email.as_str(), redirect_to: &redirect_to, new_email: None };
+        let request = LinkRequest {
+            kind,
+            user: &user,
+            to: email.as_str(),
+            redirect_to: &redirect_to,
+            new_email: None,
+            old_email: None,
+        };
         tickets::send_link(state, &transaction, request).await?;
     }
     transaction.commit().await.map_err(db::internal)?;

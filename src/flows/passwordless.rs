@@ -14,6 +14,7 @@ use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{NewUser, Profile, SignupOptions, User};
 use crate::error::AuthError;
 use crate::flows::Session;
+use crate::flows::session::{SigninMethod, complete_signin};
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
 use crate::sms::{Sms, SmsError};
 
@@ -92,6 +93,7 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
             to: email.as_str(),
             redirect_to: &redirect_to,
             new_email: None,
+            old_email: None,
         };
         tickets::send_link(&state, &transaction, request).await?;
         transaction.commit().await.map_err(db::internal)
@@ -149,21 +151,20 @@ pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Resu
         transaction.commit().await.map_err(db::internal)?;
         return Err(AuthError::InvalidTicket);
     }
-    db::users::update_email_verified(&transaction, user_id).await?;
-    sign_in_verified(state, transaction, user_id).await
+    sign_in_verified(state, transaction, user_id, SigninMethod::EmailOtp).await
 }
 
-/// After a right code: the user (whose address or number is now verified) gets a session.
+/// After a right code: the user (whose address or number the code proved) gets a session.
 async fn sign_in_verified(
     state: &AppState,
     transaction: deadpool_postgres::Transaction<'_>,
     user_id: Uuid,
+    method: SigninMethod,
 ) -> Result<Session, AuthError> {
     let user = db::users::select_user_by_id(&transaction, user_id)
         .await?
         .ok_or_else(|| AuthError::internal("verified user vanished"))?;
-    super::session::check_account(state, &user)?;
-    let session = super::session::start(state, &transaction, user).await?;
+    let session = complete_signin(state, &transaction, user, method).await?;
     transaction.commit().await.map_err(db::internal)?;
     Ok(session)
 }
@@ -247,6 +248,5 @@ pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Re
         transaction.commit().await.map_err(db::internal)?;
         return Err(AuthError::InvalidOtp);
     }
-    db::users::update_phone_verified(&transaction, user_id).await?;
-    sign_in_verified(state, transaction, user_id).await
+    sign_in_verified(state, transaction, user_id, SigninMethod::SmsOtp).await
 }

@@ -17,6 +17,7 @@ use crate::db::pat::NewPat;
 use crate::domain::RefreshToken;
 use crate::error::AuthError;
 use crate::flows::Session;
+use crate::flows::session::{SigninMethod, complete_signin};
 use crate::jwt::HasuraClaims;
 
 /// A newly created PAT: the only time the secret is seen.
@@ -68,8 +69,7 @@ pub async fn signin(state: &AppState, presented: &str) -> Result<Session, AuthEr
     let mut client = db::client(&state.pool).await?;
     let transaction = client.transaction().await.map_err(db::internal)?;
     let pat = db::pat::select_live_pat_user(&transaction, &token.hash(), now).await?.ok_or(AuthError::InvalidPat)?;
-    super::session::check_account(state, &pat.user)?;
-    let session = super::session::start(state, &transaction, pat.user).await?;
+    let session = complete_signin(state, &transaction, pat.user, SigninMethod::PersonalAccessToken).await?;
     transaction.commit().await.map_err(db::internal)?;
     tracing::info!(user_id = %session.user.id, pat_id = %pat.id, "signed in with a personal access token");
     Ok(session)

@@ -1,15 +1,15 @@
 //! Sessions: issuing an access token with a refresh token, rotating refresh tokens with reuse detection,
 //! signing out, and authenticating a bearer access token.
 //!
-//! Every sign-in starts a token *family*. `POST /token` locks the presented token's row, marks it rotated
-//! and inserts its child in the same family. A rotated token presented again:
-//! - within `AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD` seconds of its rotation yields a sibling in the same
-//!   family (two tabs refreshing at once both stay signed in);
+//! Every sign-in starts a token *family*, which holds one live token at a time. `POST /token` locks the
+//! owner's row, marks the presented token rotated and inserts its child in the same family. A rotated token
+//! presented again:
+//! - within `AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD` seconds of its rotation gets the same child back (two
+//!   tabs refreshing at once share one chain);
 //! - after that window is treated as stolen: the whole family is revoked and the caller gets 401.
 //!
-//! Because rotation holds the row lock, concurrent refreshes of one token run one after another and all
-//! land in the one family.
-use chrono::TimeDelta;
+//! `AUTH_SESSION_MAX_LIFETIME` bounds how long after sign-in a family can still be refreshed.
+use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -86,62 +86,201 @@ pub fn check_account(state: &AppState, user: &User) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Issues an access token and a refresh token in `family` (a new family when `None`).
-async fn issue(
+/// How a user proved who they are. It decides what the proof settles (a verified address, the takeover
+/// rule) and whether a second factor is still owed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigninMethod {
+    /// The first session of a new account.
+    Signup,
+    Password,
+    /// A magic link: proves the address.
+    MagicLink,
+    /// A six-digit code by email: proves the address.
+    EmailOtp,
+    /// A six-digit code by SMS: proves the phone number.
+    SmsOtp,
+    /// The link of the sign-up verification email: proves the address and keeps the password set at sign-up.
+    VerifyEmailLink,
+    /// The link of a password reset email.
+    PasswordResetLink,
+    /// The link confirming a new address (the address is set and verified by the change itself).
+    EmailChangeLink,
+    /// The link that undoes an email change, sent to the old address.
+    EmailRevertLink,
+    Anonymous,
+    PersonalAccessToken,
+}
+
+impl SigninMethod {
+    /// A short name for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigninMethod::Signup => "signup",
+            SigninMethod::Password => "password",
+            SigninMethod::MagicLink => "magic-link",
+            SigninMethod::EmailOtp => "email-otp",
+            SigninMethod::SmsOtp => "sms-otp",
+            SigninMethod::VerifyEmailLink => "verify-email-link",
+            SigninMethod::PasswordResetLink => "password-reset-link",
+            SigninMethod::EmailChangeLink => "email-change-link",
+            SigninMethod::EmailRevertLink => "email-revert-link",
+            SigninMethod::Anonymous => "anonymous",
+            SigninMethod::PersonalAccessToken => "personal-access-token",
+        }
+    }
+
+    /// Proves the user holds the account's email address.
+    fn proves_email(self) -> bool {
+        matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp | SigninMethod::VerifyEmailLink)
+    }
+
+    /// Proves the address *instead of* the password: an account whose address was never verified may have
+    /// been created by somebody else with a password of their own (pre-account takeover), so that password
+    /// and everything signed in with it goes.
+    fn overrides_unverified_credentials(self) -> bool {
+        matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp)
+    }
+
+    /// One factor only: refused for accounts that have a second factor. A personal access token was created
+    /// from a full session, and new or anonymous accounts have no second factor.
+    fn is_single_factor(self) -> bool {
+        !matches!(self, SigninMethod::Signup | SigninMethod::Anonymous | SigninMethod::PersonalAccessToken)
+    }
+}
+
+/// Where every sign-in ends, inside the caller's transaction: settles what the proof proved (a verified
+/// address or number; the takeover rule), checks the account, refuses accounts that need a second factor,
+/// and starts the session.
+pub async fn complete_signin(
     state: &AppState,
     client: &impl GenericClient,
-    user: User,
-    family: Option<(Uuid, Uuid)>,
+    mut user: User,
+    method: SigninMethod,
 ) -> Result<Session, AuthError> {
+    if method.proves_email() && user.email.is_some() && !user.email_verified {
+        db::users::lock_user(client, user.id).await?;
+        if method.overrides_unverified_credentials() {
+            db::users::clear_password(client, user.id).await?;
+            let ended = db::refresh_tokens::delete_user_refresh_tokens(client, user.id).await?;
+            tracing::warn!(
+                user_id = %user.id,
+                method = method.as_str(),
+                ended_tokens = ended,
+                "an unverified account's address was proved: its password, sessions and access tokens are removed"
+            );
+        }
+        db::users::update_email_verified(client, user.id).await?;
+        user.email_verified = true;
+    }
+    if method == SigninMethod::SmsOtp && !user.phone_number_verified {
+        db::users::update_phone_verified(client, user.id).await?;
+        user.phone_number_verified = true;
+    }
+    check_account(state, &user)?;
+    if method.is_single_factor() && user.active_mfa_type.as_deref().is_some_and(|kind| !kind.is_empty()) {
+        tracing::warn!(
+            user_id = %user.id,
+            method = method.as_str(),
+            "sign-in refused: the account has a second factor, which must be checked"
+        );
+        return Err(AuthError::MfaRequired);
+    }
+    start(state, client, user).await
+}
+
+/// Where a new refresh token goes: a new family (a sign-in) or the child of a rotated token.
+struct Lineage {
+    family_id: Option<Uuid>,
+    parent_id: Option<Uuid>,
+    signed_in_at: DateTime<Utc>,
+}
+
+/// Whether a session started at `signed_in_at` is past `AUTH_SESSION_MAX_LIFETIME`.
+fn past_max_lifetime(state: &AppState, signed_in_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    state.config.session.max_lifetime.is_some_and(|seconds| now >= signed_in_at + TimeDelta::seconds(seconds))
+}
+
+/// Stores a new refresh token; returns it with its row id. It expires after the configured lifetime, but
+/// never after the session's maximum lifetime.
+async fn mint_refresh_token(
+    state: &AppState,
+    client: &impl GenericClient,
+    user_id: Uuid,
+    lineage: Lineage,
+) -> Result<(RefreshToken, Uuid, Uuid), AuthError> {
     let now = state.clock.now();
     let refresh_token = RefreshToken::generate();
     let id = Uuid::new_v4();
-    let (family_id, parent_id) = match family {
-        Some((family_id, parent_id)) => (family_id, Some(parent_id)),
-        None => (id, None),
-    };
+    let family_id = lineage.family_id.unwrap_or(id);
+    let mut expires_at = now + TimeDelta::seconds(state.config.session.refresh_token_expires_in);
+    if let Some(max_lifetime) = state.config.session.max_lifetime {
+        expires_at = expires_at.min(lineage.signed_in_at + TimeDelta::seconds(max_lifetime));
+    }
     let hash = refresh_token.hash();
     db::refresh_tokens::insert_refresh_token(
         client,
         &NewRefreshToken {
             id,
-            user_id: user.id,
+            user_id,
             hash: &hash,
             created_at: now,
-            expires_at: now + TimeDelta::seconds(state.config.session.refresh_token_expires_in),
+            expires_at,
             family_id,
-            parent_id,
+            parent_id: lineage.parent_id,
+            signed_in_at: lineage.signed_in_at,
         },
     )
     .await?;
+    Ok((refresh_token, id, family_id))
+}
+
+/// The session handed to the client: a fresh access token for `user` in `family_id`, with the refresh token.
+async fn session_for(
+    state: &AppState,
+    client: &impl GenericClient,
+    user: User,
+    family_id: Uuid,
+    refresh_token: RefreshToken,
+    refresh_token_id: Uuid,
+) -> Result<Session, AuthError> {
+    let now = state.clock.now();
     db::users::update_last_seen(client, user.id, now).await?;
     let expires_in = state.config.jwt.access_token_expires_in;
     let claims = claims_for(state, client, &user).await?;
     let access_token = state.keys.issue(&claims, Some(family_id), now, expires_in)?;
-    Ok(Session { access_token, access_token_expires_in: expires_in, refresh_token, refresh_token_id: id, user })
+    Ok(Session { access_token, access_token_expires_in: expires_in, refresh_token, refresh_token_id, user })
 }
 
-/// Starts a new session (a new token family) for a user who just proved who they are.
-pub async fn start(state: &AppState, client: &impl GenericClient, user: User) -> Result<Session, AuthError> {
-    issue(state, client, user, None).await
+/// Starts a new session (a new token family); only [`complete_signin`] calls this.
+async fn start(state: &AppState, client: &impl GenericClient, user: User) -> Result<Session, AuthError> {
+    let lineage = Lineage { family_id: None, parent_id: None, signed_in_at: state.clock.now() };
+    let (refresh_token, id, family_id) = mint_refresh_token(state, client, user.id, lineage).await?;
+    session_for(state, client, user, family_id, refresh_token, id).await
 }
 
 /// `POST /token`: exchanges a refresh token for a new session.
+///
+/// The owner's row is locked first, so rotations, sign-outs and revocations of one user's tokens run one at
+/// a time. A token's first rotation mints its child and seals it into the parent's row; a replay inside the
+/// grace window opens that seal and hands back the same child (with a new access token), so a family
+/// never holds more than one live token.
 pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthError> {
     let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
+    let hash = token.hash();
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
-    let stored = db::refresh_tokens::select_refresh_token_for_update(&transaction, &token.hash())
-        .await?
-        .ok_or(AuthError::InvalidRefreshToken)?;
-    if stored.token_type != "regular" || stored.revoked_at.is_some() || stored.expires_at <= now {
+    let transaction = db::begin(&mut client).await?;
+    db::refresh_tokens::lock_token_owner(&transaction, &hash).await?.ok_or(AuthError::InvalidRefreshToken)?;
+    let stored =
+        db::refresh_tokens::select_refresh_token(&transaction, &hash).await?.ok_or(AuthError::InvalidRefreshToken)?;
+    let usable = stored.token_type == "regular" && stored.revoked_at.is_none() && stored.expires_at > now;
+    if !usable || past_max_lifetime(state, stored.signed_in_at, now) {
         return Err(AuthError::InvalidRefreshToken);
     }
-    match stored.rotated_at {
+    let (child, child_id) = match stored.rotated_at {
         Some(rotated_at) if now - rotated_at > TimeDelta::seconds(state.config.session.reuse_grace_period) => {
             let revoked = db::refresh_tokens::revoke_refresh_token_family(&transaction, stored.family_id, now).await?;
-            transaction.commit().await.map_err(db::internal)?;
+            db::commit(transaction).await?;
             tracing::warn!(
                 user_id = %stored.user_id,
                 family_id = %stored.family_id,
@@ -150,38 +289,64 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
             );
             return Err(AuthError::InvalidRefreshToken);
         }
-        Some(_) => {} // inside the grace window: a sibling in the same family
-        None => db::refresh_tokens::mark_refresh_token_rotated(&transaction, stored.id, now).await?,
-    }
+        Some(_) => {
+            let child = stored
+                .child_sealed
+                .as_deref()
+                .and_then(|sealed| token.open_child(sealed))
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            let child_row = db::refresh_tokens::select_refresh_token(&transaction, &child.hash())
+                .await?
+                .filter(|row| row.revoked_at.is_none() && row.expires_at > now)
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            (child, child_row.id)
+        }
+        None => {
+            let lineage = Lineage {
+                family_id: Some(stored.family_id),
+                parent_id: Some(stored.id),
+                signed_in_at: stored.signed_in_at,
+            };
+            let (child, child_id, _) = mint_refresh_token(state, &transaction, stored.user_id, lineage).await?;
+            db::refresh_tokens::mark_refresh_token_rotated(&transaction, stored.id, now, &token.seal_child(&child))
+                .await?;
+            (child, child_id)
+        }
+    };
     let user =
         db::users::select_user_by_id(&transaction, stored.user_id).await?.ok_or(AuthError::InvalidRefreshToken)?;
     check_account(state, &user)?;
-    let session = issue(state, &transaction, user, Some((stored.family_id, stored.id))).await?;
-    transaction.commit().await.map_err(db::internal)?;
+    let session = session_for(state, &transaction, user, stored.family_id, child, child_id).await?;
+    db::commit(transaction).await?;
     Ok(session)
 }
 
-/// `POST /signout`: ends the session of `refresh_token`, or with `all` every session of the authenticated
-/// user (`signed_in_user`, from a bearer token or Hasura's session variables).
+/// `POST /signout`: ends the session of `refresh_token`, or with `all` every session and personal access
+/// token of the authenticated user (`signed_in_user`, from a bearer token or Hasura's session variables).
 pub async fn sign_out(
     state: &AppState,
     refresh_token: Option<&str>,
     all: bool,
     signed_in_user: Option<Uuid>,
 ) -> Result<(), AuthError> {
-    let client = db::client(&state.pool).await?;
+    let mut client = db::client(&state.pool).await?;
+    let transaction = db::begin(&mut client).await?;
     if all {
         let user_id =
             signed_in_user.ok_or(AuthError::Unauthenticated("signing out of all sessions needs a bearer token"))?;
-        db::refresh_tokens::delete_user_refresh_tokens(&client, user_id).await?;
-        return Ok(());
+        db::users::lock_user(&transaction, user_id).await?;
+        db::refresh_tokens::delete_user_refresh_tokens(&transaction, user_id).await?;
+        return db::commit(transaction).await;
     }
     let presented = refresh_token.ok_or_else(|| AuthError::InvalidRequest("refreshToken is required".into()))?;
     let token = RefreshToken::parse(presented)
         .ok_or_else(|| AuthError::InvalidRequest("refreshToken is not a refresh token".into()))?;
+    let hash = token.hash();
     // An unknown token is already signed out: answer OK, as nhost does.
-    db::refresh_tokens::delete_refresh_token_family(&client, &token.hash()).await?;
-    Ok(())
+    if db::refresh_tokens::lock_token_owner(&transaction, &hash).await?.is_some() {
+        db::refresh_tokens::delete_refresh_token_family(&transaction, &hash).await?;
+    }
+    db::commit(transaction).await
 }
 
 /// Verifies a bearer access token (signature, algorithm, expiry, issuer); no database query.

@@ -9,6 +9,7 @@ use crate::db;
 use crate::domain::Email;
 use crate::error::AuthError;
 use crate::flows::Session;
+use crate::flows::session::{SigninMethod, complete_signin};
 
 pub async fn signin_email_password(
     state: &AppState,
@@ -23,9 +24,6 @@ pub async fn signin_email_password(
         Some(credentials) if verification.matches => credentials,
         _ => return Err(AuthError::InvalidEmailPassword),
     };
-    let user =
-        db::users::select_user_by_id(&client, credentials.user_id).await?.ok_or(AuthError::InvalidEmailPassword)?;
-    super::session::check_account(state, &user)?;
     if verification.needs_rehash {
         let fresh = state.passwords.hash(&password).await?;
         db::users::update_password_hash(&client, credentials.user_id, &fresh).await?;
@@ -33,5 +31,5 @@ pub async fn signin_email_password(
     }
     let user =
         db::users::select_user_by_id(&client, credentials.user_id).await?.ok_or(AuthError::InvalidEmailPassword)?;
-    super::session::start(state, &client, user).await
+    complete_signin(state, &client, user, SigninMethod::Password).await
 }

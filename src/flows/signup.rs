@@ -10,6 +10,7 @@ use crate::domain::Email;
 use crate::domain::user::{NewUser, SignupOptions};
 use crate::error::AuthError;
 use crate::flows::Session;
+use crate::flows::session::{SigninMethod, complete_signin};
 
 /// The reference API's `maxLength` for passwords: a longer one could never be used to sign in.
 pub const PASSWORD_MAX_CHARS: usize = 50;
@@ -63,6 +64,7 @@ pub async fn signup_email_password(
             to: &to,
             redirect_to: &redirect_to,
             new_email: None,
+            old_email: None,
         };
         super::tickets::send_link(state, &transaction, request).await?;
         None
@@ -70,7 +72,7 @@ pub async fn signup_email_password(
         let user = db::users::select_user_by_id(&transaction, new_user.id)
             .await?
             .ok_or_else(|| AuthError::internal("inserted user not found"))?;
-        Some(super::session::start(state, &transaction, user).await?)
+        Some(complete_signin(state, &transaction, user, SigninMethod::Signup).await?)
     };
     transaction.commit().await.map_err(db::internal)?;
     tracing::info!(user_id = %new_user.id, "user signed up");

@@ -28,8 +28,14 @@ pub enum LinkKind {
     VerifyEmail,
     PasswordReset,
     EmailConfirmChange,
+    /// Undoes an email change; mailed to the old address.
+    EmailRevertChange,
     PasswordlessEmail,
 }
+
+/// How long the link undoing an email change stays valid: the owner of the old address may read the notice
+/// days later.
+const REVERT_LINK_LIFETIME_SECONDS: i64 = 7 * 24 * 3600;
 
 impl LinkKind {
     /// The ticket prefix, which is also the `type` of the redirect after verification.
@@ -38,7 +44,15 @@ impl LinkKind {
             LinkKind::VerifyEmail => "verifyEmail",
             LinkKind::PasswordReset => "passwordReset",
             LinkKind::EmailConfirmChange => "emailConfirmChange",
+            LinkKind::EmailRevertChange => "emailRevertChange",
             LinkKind::PasswordlessEmail => "passwordlessEmail",
+        }
+    }
+
+    fn lifetime_seconds(self, state: &AppState) -> i64 {
+        match self {
+            LinkKind::EmailRevertChange => REVERT_LINK_LIFETIME_SECONDS.max(state.config.codes.link_expires_in),
+            _ => state.config.codes.link_expires_in,
         }
     }
 
@@ -48,6 +62,7 @@ impl LinkKind {
             LinkKind::VerifyEmail => "emailVerify",
             LinkKind::PasswordReset => "passwordReset",
             LinkKind::EmailConfirmChange => "emailConfirmChange",
+            LinkKind::EmailRevertChange => "emailRevertChange",
             LinkKind::PasswordlessEmail => "signinPasswordless",
         }
     }
@@ -57,14 +72,21 @@ impl LinkKind {
             LinkKind::VerifyEmail => Template::EmailVerify,
             LinkKind::PasswordReset => Template::PasswordReset,
             LinkKind::EmailConfirmChange => Template::EmailConfirmChange,
+            LinkKind::EmailRevertChange => Template::EmailChanged,
             LinkKind::PasswordlessEmail => Template::SigninPasswordless,
         }
     }
 
     fn from_prefix(prefix: &str) -> Option<Self> {
-        [LinkKind::VerifyEmail, LinkKind::PasswordReset, LinkKind::EmailConfirmChange, LinkKind::PasswordlessEmail]
-            .into_iter()
-            .find(|kind| kind.prefix() == prefix)
+        [
+            LinkKind::VerifyEmail,
+            LinkKind::PasswordReset,
+            LinkKind::EmailConfirmChange,
+            LinkKind::EmailRevertChange,
+            LinkKind::PasswordlessEmail,
+        ]
+        .into_iter()
+        .find(|kind| kind.prefix() == prefix)
     }
 }
 
@@ -101,6 +123,8 @@ pub struct LinkRequest<'a> {
     pub to: &'a str,
     pub redirect_to: &'a str,
     pub new_email: Option<&'a str>,
+    /// The address an email change replaced (for the link that undoes it).
+    pub old_email: Option<&'a str>,
 }
 
 /// Creates a ticket and enqueues its email, both in the caller's transaction: if the transaction rolls
@@ -116,7 +140,8 @@ pub async fn send_link(
     db::users::lock_user(client, request.user.id).await?;
     db::tickets::burn_user_codes(client, request.user.id, kind.prefix(), now).await?;
     let ticket = format!("{}:{}", kind.prefix(), RefreshToken::generate().expose());
-    let payload = json!({"redirectTo": request.redirect_to, "newEmail": request.new_email});
+    let payload =
+        json!({"redirectTo": request.redirect_to, "newEmail": request.new_email, "oldEmail": request.old_email});
     db::tickets::insert_one_time_code(
         client,
         &NewCode {
@@ -124,7 +149,7 @@ pub async fn send_link(
             kind: kind.prefix(),
             code_hash: &hash_token(&ticket),
             created_at: now,
-            expires_at: now + TimeDelta::seconds(state.config.codes.link_expires_in),
+            expires_at: now + TimeDelta::seconds(kind.lifetime_seconds(state)),
             payload,
         },
     )
@@ -133,7 +158,7 @@ pub async fn send_link(
     let variables = TemplateVariables {
         link: link.clone(),
         display_name: request.user.display_name.clone(),
-        email: request.user.email.clone().unwrap_or_default(),
+        email: request.old_email.map(str::to_string).or_else(|| request.user.email.clone()).unwrap_or_default(),
         new_email: request.new_email.unwrap_or_default().to_string(),
         ticket: ticket.clone(),
         redirect_to: request.redirect_to.to_string(),

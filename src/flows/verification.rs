@@ -4,6 +4,8 @@
 //! only checks the ticket and shows a page that submits itself (a browser continues at once; a scanner,
 //! which runs no script, stops there), and the POST uses the ticket once and redirects to `redirectTo`
 //! with `refreshToken` and `type`. Failures redirect too, with `error` and `errorDescription`.
+use super::email_change;
+use super::session::{SigninMethod, complete_signin};
 use super::tickets::{self, LinkKind, LinkRequest};
 use crate::app::AppState;
 use crate::db;
@@ -41,7 +43,14 @@ async fn send_verification_link(state: &AppState, email: Email, redirect_to: Str
     tickets::send_link(
         state,
         &transaction,
-        LinkRequest { kind: LinkKind::VerifyEmail, user: &user, to: &to, redirect_to: &redirect_to, new_email: None },
+        LinkRequest {
+            kind: LinkKind::VerifyEmail,
+            user: &user,
+            to: &to,
+            redirect_to: &redirect_to,
+            new_email: None,
+            old_email: None,
+        },
     )
     .await?;
     transaction.commit().await.map_err(db::internal)
@@ -95,7 +104,7 @@ pub async fn follow_link(state: &AppState, ticket: &str, redirect_to: Option<&st
         Ok(redirect_to) => redirect_to,
         Err(outcome) => return outcome,
     };
-    match use_link(state, ticket).await {
+    match use_link(state, ticket, &redirect_to).await {
         Ok((kind, refresh_token)) => LinkOutcome {
             redirect_to,
             params: vec![("refreshToken", refresh_token), ("type", kind.prefix().to_string())],
@@ -109,25 +118,28 @@ pub async fn follow_link(state: &AppState, ticket: &str, redirect_to: Option<&st
     }
 }
 
-async fn use_link(state: &AppState, ticket: &str) -> Result<(LinkKind, String), AuthError> {
+async fn use_link(state: &AppState, ticket: &str, redirect_to: &str) -> Result<(LinkKind, String), AuthError> {
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let (kind, code) = tickets::consume_link(&transaction, ticket, now).await?;
-    match kind {
-        LinkKind::VerifyEmail | LinkKind::PasswordlessEmail => {
-            db::users::update_email_verified(&transaction, code.user_id).await?;
-        }
+    let method = match kind {
+        LinkKind::VerifyEmail => SigninMethod::VerifyEmailLink,
+        LinkKind::PasswordlessEmail => SigninMethod::MagicLink,
+        LinkKind::PasswordReset => SigninMethod::PasswordResetLink,
         LinkKind::EmailConfirmChange => {
             let new_email = code.payload["newEmail"].as_str().ok_or(AuthError::InvalidTicket)?;
-            db::users::confirm_new_email(&transaction, code.user_id, new_email).await?;
+            email_change::confirm_change(state, &transaction, code.user_id, new_email, redirect_to).await?;
+            SigninMethod::EmailChangeLink
         }
-        LinkKind::PasswordReset => {}
-    }
+        LinkKind::EmailRevertChange => {
+            email_change::revert_change(state, &transaction, code.user_id, &code.payload).await?;
+            SigninMethod::EmailRevertLink
+        }
+    };
     let user = db::users::select_user_by_id(&transaction, code.user_id).await?.ok_or(AuthError::InvalidTicket)?;
-    super::session::check_account(state, &user)?;
-    let session = super::session::start(state, &transaction, user).await?;
-    transaction.commit().await.map_err(db::internal)?;
+    let session = complete_signin(state, &transaction, user, method).await?;
+    db::commit(transaction).await?;
     Ok((kind, session.refresh_token.expose().to_string()))
 }
 

@@ -33,15 +33,21 @@ pub enum Template {
     EmailConfirmChange,
     SigninPasswordless,
     SigninOtp,
+    /// A notice to the old address after an email change, with a link that undoes it.
+    EmailChanged,
+    /// A notice after a password change or reset.
+    PasswordChanged,
 }
 
 impl Template {
-    pub const ALL: [Template; 5] = [
+    pub const ALL: [Template; 7] = [
         Template::EmailVerify,
         Template::PasswordReset,
         Template::EmailConfirmChange,
         Template::SigninPasswordless,
         Template::SigninOtp,
+        Template::EmailChanged,
+        Template::PasswordChanged,
     ];
 
     /// The template's folder name, also recorded with each queued message.
@@ -52,6 +58,8 @@ impl Template {
             Template::EmailConfirmChange => "email-confirm-change",
             Template::SigninPasswordless => "signin-passwordless",
             Template::SigninOtp => "signin-otp",
+            Template::EmailChanged => "email-changed",
+            Template::PasswordChanged => "password-changed",
         }
     }
 }

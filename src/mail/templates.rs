@@ -12,68 +12,34 @@ use super::{Template, TemplateVariables};
 /// The locale used when a message's locale has no template.
 pub const FALLBACK_LOCALE: &str = "en";
 
-/// The built-in texts: `(locale, template, subject, body)`.
-const BUILT_IN: &[(&str, Template, &str, &str)] = &[
-    (
-        "en",
-        Template::EmailVerify,
-        include_str!("../../email-templates/en/email-verify/subject.txt"),
-        include_str!("../../email-templates/en/email-verify/body.html"),
-    ),
-    (
-        "en",
-        Template::PasswordReset,
-        include_str!("../../email-templates/en/password-reset/subject.txt"),
-        include_str!("../../email-templates/en/password-reset/body.html"),
-    ),
-    (
-        "en",
-        Template::EmailConfirmChange,
-        include_str!("../../email-templates/en/email-confirm-change/subject.txt"),
-        include_str!("../../email-templates/en/email-confirm-change/body.html"),
-    ),
-    (
-        "en",
-        Template::SigninPasswordless,
-        include_str!("../../email-templates/en/signin-passwordless/subject.txt"),
-        include_str!("../../email-templates/en/signin-passwordless/body.html"),
-    ),
-    (
-        "en",
-        Template::SigninOtp,
-        include_str!("../../email-templates/en/signin-otp/subject.txt"),
-        include_str!("../../email-templates/en/signin-otp/body.html"),
-    ),
-    (
-        "fr",
-        Template::EmailVerify,
-        include_str!("../../email-templates/fr/email-verify/subject.txt"),
-        include_str!("../../email-templates/fr/email-verify/body.html"),
-    ),
-    (
-        "fr",
-        Template::PasswordReset,
-        include_str!("../../email-templates/fr/password-reset/subject.txt"),
-        include_str!("../../email-templates/fr/password-reset/body.html"),
-    ),
-    (
-        "fr",
-        Template::EmailConfirmChange,
-        include_str!("../../email-templates/fr/email-confirm-change/subject.txt"),
-        include_str!("../../email-templates/fr/email-confirm-change/body.html"),
-    ),
-    (
-        "fr",
-        Template::SigninPasswordless,
-        include_str!("../../email-templates/fr/signin-passwordless/subject.txt"),
-        include_str!("../../email-templates/fr/signin-passwordless/body.html"),
-    ),
-    (
-        "fr",
-        Template::SigninOtp,
-        include_str!("../../email-templates/fr/signin-otp/subject.txt"),
-        include_str!("../../email-templates/fr/signin-otp/body.html"),
-    ),
+/// Embeds the texts of `email-templates/<locale>/<folder>/` as `(locale, template, subject, body)`.
+macro_rules! built_in {
+    ($(($locale:literal, $template:expr, $folder:literal)),* $(,)?) => {
+        &[$((
+            $locale,
+            $template,
+            include_str!(concat!("../../email-templates/", $locale, "/", $folder, "/subject.txt")),
+            include_str!(concat!("../../email-templates/", $locale, "/", $folder, "/body.html")),
+        )),*]
+    };
+}
+
+/// The built-in texts.
+const BUILT_IN: &[(&str, Template, &str, &str)] = built_in![
+    ("en", Template::EmailVerify, "email-verify"),
+    ("en", Template::PasswordReset, "password-reset"),
+    ("en", Template::EmailConfirmChange, "email-confirm-change"),
+    ("en", Template::SigninPasswordless, "signin-passwordless"),
+    ("en", Template::SigninOtp, "signin-otp"),
+    ("en", Template::EmailChanged, "email-changed"),
+    ("en", Template::PasswordChanged, "password-changed"),
+    ("fr", Template::EmailVerify, "email-verify"),
+    ("fr", Template::PasswordReset, "password-reset"),
+    ("fr", Template::EmailConfirmChange, "email-confirm-change"),
+    ("fr", Template::SigninPasswordless, "signin-passwordless"),
+    ("fr", Template::SigninOtp, "signin-otp"),
+    ("fr", Template::EmailChanged, "email-changed"),
+    ("fr", Template::PasswordChanged, "password-changed"),
 ];
 
 const SUBJECT_FILE: &str = "subject.txt";
@@ -255,6 +221,8 @@ mod tests {
                 assert!(rendered.html_body.contains("&lt;b&gt;Eve &amp; Co&lt;/b&gt;"));
                 if template == Template::SigninOtp {
                     assert!(rendered.text_body.contains("123456"));
+                } else if template == Template::PasswordChanged {
+                    assert!(rendered.text_body.contains("eve@example.com"));
                 } else {
                     assert!(
                         rendered.html_body.contains("https://auth.example.com/verify?ticket=t1&amp;type=emailVerify")

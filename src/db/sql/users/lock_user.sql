@@ -1,1 +1,1 @@
-select u.id from auth.users u where u.id = $1 for update
+select u.id from auth.users u where u.id = $1 for no key update

@@ -1,0 +1,1 @@
+update auth.users set password_hash = null where id = $1
