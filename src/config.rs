@@ -146,6 +146,8 @@ pub struct SessionConfig {
     pub reuse_grace_period: i64,
     /// Seconds after sign-in past which a session can no longer be refreshed (`None`: no limit, as nhost).
     pub max_lifetime: Option<i64>,
+    /// The furthest a personal access token may expire, in seconds from its creation.
+    pub pat_max_expires_in: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -330,6 +332,7 @@ impl Config {
                 .raw("AUTH_SESSION_MAX_LIFETIME")
                 .is_some()
                 .then(|| r.parsed("AUTH_SESSION_MAX_LIFETIME", 0i64)),
+            pat_max_expires_in: r.parsed("AUTH_PAT_MAX_EXPIRES_IN", 31_536_000i64),
         };
 
         let default_role = r.string("AUTH_USER_DEFAULT_ROLE", "user");
@@ -452,6 +455,9 @@ impl Config {
         if self.session.max_lifetime.is_some_and(|seconds| seconds <= 0) {
             problems.push("AUTH_SESSION_MAX_LIFETIME must be positive (or empty for no limit)".into());
         }
+        if self.session.pat_max_expires_in <= 0 {
+            problems.push("AUTH_PAT_MAX_EXPIRES_IN must be positive".into());
+        }
         if self.session.reuse_grace_period < 0 {
             problems.push("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD must not be negative".into());
         }
@@ -517,6 +523,7 @@ impl Config {
         lines.insert("AUTH_ACTIONS_SECRET", secret(&self.hooks.actions_secret).to_string());
         lines.insert("AUTH_REFRESH_TOKEN_EXPIRES_IN", self.session.refresh_token_expires_in.to_string());
         lines.insert("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD", self.session.reuse_grace_period.to_string());
+        lines.insert("AUTH_PAT_MAX_EXPIRES_IN", self.session.pat_max_expires_in.to_string());
         lines.insert(
             "AUTH_SESSION_MAX_LIFETIME",
             self.session.max_lifetime.map(|seconds| seconds.to_string()).unwrap_or_default(),

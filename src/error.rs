@@ -46,6 +46,8 @@ pub enum AuthError {
     UserNotAnonymous,
     #[error("Cannot send SMS, check your phone number is correct")]
     CannotSendSms,
+    #[error("{0}")]
+    NotFound(&'static str),
     #[error("A second factor is required to sign in")]
     MfaRequired,
     #[error(transparent)]

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The action is not allowed.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// No such resource.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
     /// The resource conflicts with an existing one, or the endpoint is disabled.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
@@ -79,6 +82,7 @@ impl ApiError {
         let (ApiError::BadRequest(Json(body))
         | ApiError::Unauthorized(Json(body))
         | ApiError::Forbidden(Json(body))
+        | ApiError::NotFound(Json(body))
         | ApiError::Conflict(Json(body))
         | ApiError::PayloadTooLarge(Json(body))
         | ApiError::Internal(Json(body))) = self;
@@ -116,6 +120,7 @@ impl From<AuthError> for ApiError {
             AuthError::EmailAlreadyVerified => Self::bad_request("email-already-verified", message),
             AuthError::UserNotAnonymous => Self::bad_request("user-not-anonymous", message),
             AuthError::CannotSendSms => Self::bad_request("cannot-send-sms", message),
+            AuthError::NotFound(_) => ApiError::NotFound(body(StatusCode::NOT_FOUND, "not-found", message)),
             AuthError::MfaRequired => Self::unauthorized("mfa-required", message),
             AuthError::Internal(cause) => Self::internal(&cause),
         }

@@ -1,9 +1,11 @@
 //! Personal access tokens: `POST /pat` (tag `security`, bearer required) creates one; `POST /signin/pat`
 //! (tag `authentication`) exchanges one for a session. The token is returned once and stored only hashed.
 use chrono::{DateTime, Utc};
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
+use uuid::Uuid;
 
 use super::ApiTags;
 use super::error::ApiError;
@@ -37,6 +39,18 @@ pub struct SignInPatRequest {
     pub personal_access_token: SecretField,
 }
 
+/// A personal access token as its owner sees it: never the token itself.
+#[derive(Object)]
+#[oai(rename = "PersonalAccessToken", rename_all = "camelCase")]
+pub struct PatSummaryBody {
+    /// ID of the PAT.
+    pub id: String,
+    /// The metadata given at creation.
+    pub metadata: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
 pub struct PatSecurityApi {
     pub state: AppState,
 }
@@ -61,6 +75,40 @@ impl PatSecurityApi {
             personal_access_token: created.token.expose().to_string(),
         }))
     }
+}
+
+#[OpenApi(tag = "ApiTags::Security")]
+impl PatListApi {
+    /// List personal access tokens
+    ///
+    /// The signed-in user's PATs, oldest first; the tokens themselves are never shown again.
+    #[oai(path = "/user/pats", method = "get", operation_id = "listPATs")]
+    async fn list_pats(&self, auth: BearerAuth) -> Result<Json<Vec<PatSummaryBody>>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        let pats = flows::pat::list(&self.state, bearer.claims.user_id).await?;
+        Ok(Json(
+            pats.into_iter()
+                .map(|pat| PatSummaryBody {
+                    id: pat.id.to_string(),
+                    metadata: pat.metadata,
+                    created_at: pat.created_at,
+                    expires_at: pat.expires_at,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Revoke a personal access token
+    #[oai(path = "/user/pats/:id", method = "delete", operation_id = "deletePAT")]
+    async fn delete_pat(&self, auth: BearerAuth, id: Path<Uuid>) -> Result<Json<String>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::pat::revoke(&self.state, bearer.claims.user_id, id.0).await?;
+        Ok(Json("OK".to_string()))
+    }
+}
+
+pub struct PatListApi {
+    pub state: AppState,
 }
 
 pub struct PatSigninApi {

@@ -8,6 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use url::Url;
 
 use super::ApiTags;
+use super::error::ApiError;
 use crate::app::AppState;
 use crate::flows::verification::{self, LinkOutcome};
 use crate::mail::text::escape_html;
@@ -37,16 +38,23 @@ pub struct VerifyForm {
 }
 
 fn redirect(outcome: LinkOutcome) -> VerifyResponse {
+    let params = match outcome.result {
+        Ok(params) => params,
+        Err(error) => {
+            let (_, body) = ApiError::from(error).into_parts();
+            vec![("error", body.error), ("errorDescription", body.message)]
+        }
+    };
     let location = match Url::parse(&outcome.redirect_to) {
         Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
             url.to_string()
         }
         // No usable client URL to go back to: a bare path on this service is the least surprising target.
         Err(_) => format!(
             "/?{}",
             url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(outcome.params.iter().map(|(k, v)| (*k, v.as_str())))
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
                 .finish()
         ),
     };

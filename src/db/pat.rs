@@ -11,8 +11,45 @@ use crate::error::AuthError;
 pub const INSERT_PAT: &str = include_str!("sql/pat/insert_pat.sql");
 pub const SELECT_LIVE_PAT_USER: &str = include_str!("sql/pat/select_live_pat_user.sql");
 
-pub const STATEMENTS: &[(&str, &str)] =
-    &[("pat/insert_pat", INSERT_PAT), ("pat/select_live_pat_user", SELECT_LIVE_PAT_USER)];
+pub const SELECT_USER_PATS: &str = include_str!("sql/pat/select_user_pats.sql");
+pub const DELETE_USER_PAT: &str = include_str!("sql/pat/delete_user_pat.sql");
+
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("pat/insert_pat", INSERT_PAT),
+    ("pat/select_live_pat_user", SELECT_LIVE_PAT_USER),
+    ("pat/select_user_pats", SELECT_USER_PATS),
+    ("pat/delete_user_pat", DELETE_USER_PAT),
+];
+
+/// A personal access token as its owner sees it in a list: never the token itself.
+#[derive(Debug)]
+pub struct PatSummary {
+    pub id: Uuid,
+    pub metadata: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A user's personal access tokens, oldest first.
+pub async fn select_user_pats(client: &impl GenericClient, user_id: Uuid) -> Result<Vec<PatSummary>, AuthError> {
+    let rows = super::query(client, SELECT_USER_PATS, &[&user_id]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PatSummary {
+                id: row.try_get("id")?,
+                metadata: row.try_get("metadata")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+            })
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(internal)
+}
+
+/// Deletes one of a user's personal access tokens; false when the user has none with this id.
+pub async fn delete_user_pat(client: &impl GenericClient, id: Uuid, user_id: Uuid) -> Result<bool, AuthError> {
+    Ok(super::execute(client, DELETE_USER_PAT, &[&id, &user_id]).await? == 1)
+}
 
 /// A personal access token to insert; it is its own family.
 #[derive(Debug)]

@@ -7,13 +7,16 @@
 //!   never rotates, and `POST /token` refuses it);
 //! - the Hasura webhook accepts one as a bearer token ([`authenticate`]).
 //!
-//! Signing out of all sessions deletes a user's PATs too, as nhost does.
-use chrono::{DateTime, Utc};
+//! - `GET /user/pats` lists the caller's PATs and `DELETE /user/pats/{id}` revokes one.
+//!
+//! A PAT lives at most `AUTH_PAT_MAX_EXPIRES_IN` seconds. Signing out of all sessions, a password change
+//! and a reset by ticket delete a user's PATs too.
+use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::db;
-use crate::db::pat::NewPat;
+use crate::db::pat::{NewPat, PatSummary};
 use crate::domain::RefreshToken;
 use crate::error::AuthError;
 use crate::flows::Session;
@@ -36,6 +39,12 @@ pub async fn create(
     let now = state.clock.now();
     if expires_at <= now {
         return Err(AuthError::InvalidRequest("expiresAt must be in the future".into()));
+    }
+    let max_expires_in = state.config.session.pat_max_expires_in;
+    if expires_at > now + TimeDelta::seconds(max_expires_in) {
+        return Err(AuthError::InvalidRequest(format!(
+            "expiresAt must be at most {max_expires_in} seconds from now (AUTH_PAT_MAX_EXPIRES_IN)"
+        )));
     }
     let metadata = match metadata {
         None | Some(serde_json::Value::Null) => None,
@@ -60,6 +69,22 @@ pub async fn create(
     .await?;
     tracing::info!(%user_id, pat_id = %id, %expires_at, "personal access token created");
     Ok(CreatedPat { id, token })
+}
+
+/// `GET /user/pats`: the signed-in user's personal access tokens (never the tokens themselves).
+pub async fn list(state: &AppState, user_id: Uuid) -> Result<Vec<PatSummary>, AuthError> {
+    let client = db::client(&state.pool).await?;
+    db::pat::select_user_pats(&client, user_id).await
+}
+
+/// `DELETE /user/pats/{id}`: revokes one of the signed-in user's personal access tokens.
+pub async fn revoke(state: &AppState, user_id: Uuid, id: Uuid) -> Result<(), AuthError> {
+    let client = db::client(&state.pool).await?;
+    if !db::pat::delete_user_pat(&client, id, user_id).await? {
+        return Err(AuthError::NotFound("no personal access token with this id"));
+    }
+    tracing::info!(%user_id, pat_id = %id, "personal access token revoked");
+    Ok(())
 }
 
 /// `POST /signin/pat`: a session (with a new regular refresh token) for the owner of a live PAT.

@@ -56,45 +56,31 @@ async fn send_verification_link(state: &AppState, email: Email, redirect_to: Str
     transaction.commit().await.map_err(db::internal)
 }
 
-/// Where a followed link ends: the redirect target and its query parameters.
+/// Where a followed link ends: the redirect target, and the query parameters of success (`refreshToken`,
+/// `type`) or the error, which the HTTP edge turns into `error` and `errorDescription`.
 pub struct LinkOutcome {
     pub redirect_to: String,
-    pub params: Vec<(&'static str, String)>,
+    pub result: Result<Vec<(&'static str, String)>, AuthError>,
 }
 
 /// The redirect target of a link: the given one if allowed, else the client URL with an error.
 fn target(state: &AppState, redirect_to: Option<&str>) -> Result<String, LinkOutcome> {
     let policy = redirect_policy(state);
-    policy.resolve(redirect_to).map_err(|error| LinkOutcome {
-        redirect_to: policy.default.clone().unwrap_or_default(),
-        params: failure_params(&error),
-    })
-}
-
-fn failure_params(error: &AuthError) -> Vec<(&'static str, String)> {
-    let code = match error {
-        AuthError::RedirectToNotAllowed => "redirectTo-not-allowed",
-        AuthError::DisabledUser => "disabled-user",
-        AuthError::EmailAlreadyInUse => "email-already-in-use",
-        AuthError::Internal(_) => "internal-server-error",
-        _ => "invalid-ticket",
-    };
-    let description = match error {
-        AuthError::Internal(_) => "Internal server error".to_string(),
-        other => other.to_string(),
-    };
-    vec![("error", code.to_string()), ("errorDescription", description)]
+    policy
+        .resolve(redirect_to)
+        .map_err(|error| LinkOutcome { redirect_to: policy.default.clone().unwrap_or_default(), result: Err(error) })
 }
 
 /// `GET /verify`: checks the ticket without using it. `Ok` means "show the confirmation page".
 pub async fn check_link(state: &AppState, ticket: &str, redirect_to: Option<&str>) -> Result<String, LinkOutcome> {
     let redirect_to = target(state, redirect_to)?;
-    let client = db::client(&state.pool)
-        .await
-        .map_err(|e| LinkOutcome { redirect_to: redirect_to.clone(), params: failure_params(&e) })?;
-    match tickets::peek_link(&client, ticket, state.clock.now()).await {
+    let checked = match db::client(&state.pool).await {
+        Ok(client) => tickets::peek_link(&client, ticket, state.clock.now()).await,
+        Err(error) => Err(error),
+    };
+    match checked {
         Ok(_) => Ok(redirect_to),
-        Err(error) => Err(LinkOutcome { redirect_to, params: failure_params(&error) }),
+        Err(error) => Err(LinkOutcome { redirect_to, result: Err(error) }),
     }
 }
 
@@ -104,18 +90,10 @@ pub async fn follow_link(state: &AppState, ticket: &str, redirect_to: Option<&st
         Ok(redirect_to) => redirect_to,
         Err(outcome) => return outcome,
     };
-    match use_link(state, ticket, &redirect_to).await {
-        Ok((kind, refresh_token)) => LinkOutcome {
-            redirect_to,
-            params: vec![("refreshToken", refresh_token), ("type", kind.prefix().to_string())],
-        },
-        Err(error) => {
-            if let AuthError::Internal(cause) = &error {
-                tracing::error!(cause = ?cause, "following an email link failed");
-            }
-            LinkOutcome { redirect_to, params: failure_params(&error) }
-        }
-    }
+    let result = use_link(state, ticket, &redirect_to)
+        .await
+        .map(|(kind, refresh_token)| vec![("refreshToken", refresh_token), ("type", kind.prefix().to_string())]);
+    LinkOutcome { redirect_to, result }
 }
 
 async fn use_link(state: &AppState, ticket: &str, redirect_to: &str) -> Result<(LinkKind, String), AuthError> {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod helpers;
 
+mod account_security;
 mod anonymous;
 mod bad_input;
 mod claims;

@@ -305,3 +305,93 @@ async fn a_regular_refresh_token_is_not_a_credential_at_the_webhook() {
     let bearer = format!("Bearer {}", session["refreshToken"].as_str().unwrap());
     assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_pat_may_not_outlive_the_configured_maximum() {
+    let app = TestApp::spawn_with(&[("AUTH_PAT_MAX_EXPIRES_IN", "3600")]).await;
+    let session = app.signed_up_session("max@example.com").await;
+    let bearer = session["accessToken"].as_str().unwrap();
+    let too_far = create_pat(&app, bearer, json!({"expiresAt": iso(in_seconds(&app, 3601))})).await;
+    assert_eq!(too_far.status, StatusCode::BAD_REQUEST, "{}", too_far.text);
+    assert_eq!(too_far.error_code(), "invalid-request");
+    assert!(too_far.body["message"].as_str().unwrap().contains("AUTH_PAT_MAX_EXPIRES_IN"));
+    let within = create_pat(&app, bearer, json!({"expiresAt": iso(in_seconds(&app, 3600))})).await;
+    assert_eq!(within.status, StatusCode::OK, "{}", within.text);
+    assert_eq!(app.count("select count(*) from auth.refresh_tokens where type = 'pat'").await, 1);
+
+    // The default is one year.
+    let app = TestApp::spawn().await;
+    let session = app.signed_up_session("year@example.com").await;
+    let bearer = session["accessToken"].as_str().unwrap();
+    let refused = create_pat(&app, bearer, json!({"expiresAt": iso(in_seconds(&app, 366 * DAY))})).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let accepted = create_pat(&app, bearer, json!({"expiresAt": iso(in_seconds(&app, 364 * DAY))})).await;
+    assert_eq!(accepted.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_user_lists_their_pats_without_the_tokens_and_revokes_one() {
+    let app = TestApp::spawn().await;
+    let (session, id, pat) = user_with_pat(&app, "list@example.com").await;
+    let bearer = session["accessToken"].as_str().unwrap();
+    let first_expiry = in_seconds(&app, DAY);
+    app.clock.advance(TimeDelta::seconds(1));
+    let second = create_pat(&app, bearer, json!({"expiresAt": iso(in_seconds(&app, 2 * DAY))})).await;
+    let (_, _, other_users_pat_id) = {
+        let (s, i, p) = user_with_pat(&app, "other@example.com").await;
+        (s, p, i)
+    };
+
+    let listed = app.get("/user/pats", Some(bearer)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let pats = listed.body.as_array().unwrap();
+    assert_eq!(pats.len(), 2, "only the caller's own: {}", listed.text);
+    assert_eq!(pats[0]["id"], id.as_str());
+    assert_eq!(pats[0]["metadata"], json!({"name": "ci"}));
+    assert_eq!(pats[0]["expiresAt"].as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap()), Some(first_expiry));
+    assert!(pats[0]["createdAt"].is_string());
+    assert_eq!(pats[1]["id"], second.body["id"]);
+    assert!(!listed.text.contains(&pat), "the token itself is never listed");
+    assert!(pats.iter().all(|p| p.get("personalAccessToken").is_none()));
+
+    // Another user's PAT cannot be revoked by this one.
+    let foreign = app
+        .client
+        .delete(format!("/user/pats/{other_users_pat_id}"))
+        .header("Authorization", format!("Bearer {bearer}"))
+        .send()
+        .await;
+    let foreign = Reply::read(foreign.0).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(foreign.error_code(), "not-found");
+
+    let deleted =
+        app.client.delete(format!("/user/pats/{id}")).header("Authorization", format!("Bearer {bearer}")).send().await;
+    let deleted = Reply::read(deleted.0).await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
+    assert_eq!(signin_pat(&app, &pat).await.error_code(), "invalid-pat");
+    assert_eq!(
+        webhook_get(&app, &[("Authorization", &format!("Bearer {pat}"))]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/user/pats", Some(bearer)).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.get("/user/pats", None).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_password_change_and_sign_out_everywhere_delete_the_users_pats() {
+    let app = TestApp::spawn().await;
+    let (session, _, pat) = user_with_pat(&app, "change-pat@example.com").await;
+    let bearer = session["accessToken"].as_str().unwrap();
+    let reply = app.post_with("/user/password", json!({"newPassword": "another-password"}), Some(bearer)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(signin_pat(&app, &pat).await.error_code(), "invalid-pat");
+    // The session that changed the password stays.
+    assert_eq!(app.refresh(session["refreshToken"].as_str().unwrap()).await.status, StatusCode::OK);
+
+    let (session, _, pat) = user_with_pat(&app, "signout-pat@example.com").await;
+    let bearer = session["accessToken"].as_str().unwrap();
+    let reply = app.post_with("/signout", json!({"all": true}), Some(bearer)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(signin_pat(&app, &pat).await.error_code(), "invalid-pat");
+}

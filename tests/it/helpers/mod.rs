@@ -2,6 +2,7 @@
 //! in-process over HTTP ([`app`]), and the real `hauth` binary on a port for black-box clients ([`server`]).
 pub mod app;
 pub mod db;
+pub mod mailbox;
 pub mod maildev;
 pub mod npm;
 pub mod server;
