@@ -59,8 +59,11 @@ pub struct CodesConfig {
     pub link_expires_in: i64,
     /// Seconds an email or SMS one-time code stays valid.
     pub otp_expires_in: i64,
-    /// Wrong guesses after which a one-time code is burnt.
+    /// Wrong guesses after which a one-time code is burnt and its address or number is locked.
     pub otp_max_attempts: i32,
+    /// Seconds within which wrong guesses at an address's or number's codes add up, and for which it is then
+    /// locked.
+    pub otp_lockout_window: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -395,6 +398,7 @@ impl Config {
             link_expires_in: r.parsed("AUTH_EMAIL_LINK_EXPIRES_IN", 3600i64),
             otp_expires_in: r.parsed("AUTH_OTP_EXPIRES_IN", 300i64),
             otp_max_attempts: r.parsed("AUTH_OTP_MAX_ATTEMPTS", 5i32),
+            otp_lockout_window: r.parsed("AUTH_OTP_LOCKOUT_WINDOW", 900i64),
         };
         let mail = MailConfig::from_env(vars).map_err(|problems| r.problems.extend(problems)).ok();
         let sms = if features.passwordless_sms {
@@ -461,9 +465,16 @@ impl Config {
         if self.session.reuse_grace_period < 0 {
             problems.push("AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD must not be negative".into());
         }
-        if self.codes.link_expires_in <= 0 || self.codes.otp_expires_in <= 0 || self.codes.otp_max_attempts <= 0 {
+        let codes = &self.codes;
+        if codes.link_expires_in <= 0
+            || codes.otp_expires_in <= 0
+            || codes.otp_max_attempts <= 0
+            || codes.otp_lockout_window <= 0
+        {
             problems.push(
-                "AUTH_EMAIL_LINK_EXPIRES_IN, AUTH_OTP_EXPIRES_IN and AUTH_OTP_MAX_ATTEMPTS must be positive".into(),
+                "AUTH_EMAIL_LINK_EXPIRES_IN, AUTH_OTP_EXPIRES_IN, AUTH_OTP_MAX_ATTEMPTS and AUTH_OTP_LOCKOUT_WINDOW \
+                 must be positive"
+                    .into(),
             );
         }
         if self.passwords.max_concurrent_hashes == 0 || self.database.pool_size == 0 {
@@ -564,6 +575,7 @@ impl Config {
         lines.insert("AUTH_EMAIL_LINK_EXPIRES_IN", self.codes.link_expires_in.to_string());
         lines.insert("AUTH_OTP_EXPIRES_IN", self.codes.otp_expires_in.to_string());
         lines.insert("AUTH_OTP_MAX_ATTEMPTS", self.codes.otp_max_attempts.to_string());
+        lines.insert("AUTH_OTP_LOCKOUT_WINDOW", self.codes.otp_lockout_window.to_string());
         lines.insert("AUTH_LOG_LEVEL", self.log.filter.clone());
         let sms_lines = self.sms.as_ref().map(SmsConfig::redacted_lines).unwrap_or_default();
         let sections = self.mail.redacted_lines().into_iter().chain(sms_lines);

@@ -48,6 +48,9 @@ pub enum AuthError {
     CannotSendSms,
     #[error("{0}")]
     NotFound(&'static str),
+    /// Too many attempts: try again after `retry_after` seconds.
+    #[error("Too many attempts, try again later")]
+    TooManyRequests { retry_after: u64 },
     #[error("A second factor is required to sign in")]
     MfaRequired,
     #[error(transparent)]

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// The resource conflicts with an existing one, or the endpoint is disabled.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// Too many attempts; `Retry-After` says when to try again.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// The request body is too large.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -84,6 +87,7 @@ impl ApiError {
         | ApiError::Forbidden(Json(body))
         | ApiError::NotFound(Json(body))
         | ApiError::Conflict(Json(body))
+        | ApiError::TooManyRequests(Json(body), _)
         | ApiError::PayloadTooLarge(Json(body))
         | ApiError::Internal(Json(body))) = self;
         (StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
@@ -121,6 +125,10 @@ impl From<AuthError> for ApiError {
             AuthError::UserNotAnonymous => Self::bad_request("user-not-anonymous", message),
             AuthError::CannotSendSms => Self::bad_request("cannot-send-sms", message),
             AuthError::NotFound(_) => ApiError::NotFound(body(StatusCode::NOT_FOUND, "not-found", message)),
+            AuthError::TooManyRequests { retry_after } => ApiError::TooManyRequests(
+                body(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", message),
+                retry_after.max(1),
+            ),
             AuthError::MfaRequired => Self::unauthorized("mfa-required", message),
             AuthError::Internal(cause) => Self::internal(&cause),
         }

@@ -63,7 +63,7 @@ impl PasswordlessApi {
     #[oai(path = "/signin/otp/email", method = "post", operation_id = "signInOTPEmail")]
     async fn email_otp(&self, body: Json<EmailSigninRequest>) -> Result<Json<String>, ApiError> {
         let email = Email::parse(&body.0.email)?;
-        flows::passwordless::send_email_otp(&self.state, email, body.0.options.unwrap_or_default().into())?;
+        flows::passwordless::send_email_otp(&self.state, email, body.0.options.unwrap_or_default().into()).await?;
         Ok(ok())
     }
 

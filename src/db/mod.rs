@@ -3,6 +3,7 @@
 //! connection or inside a transaction. Constraint violations are turned into domain errors here, so flows
 //! never see a raw `tokio_postgres::Error`.
 pub mod claims;
+pub mod code_guards;
 pub mod migrate;
 pub mod outbox;
 pub mod pat;
@@ -25,6 +26,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     [
         &[("health/ping", include_str!("sql/health/ping.sql"))][..],
         claims::STATEMENTS,
+        code_guards::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,
         refresh_tokens::STATEMENTS,

@@ -1,6 +1,7 @@
 //! Use cases, one module per user-visible flow. Flows take the [`crate::app::AppState`], domain values and
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
 pub mod anonymous;
+pub mod code_guard;
 pub mod deanonymize;
 pub mod email_change;
 pub mod password;

@@ -4,6 +4,7 @@
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::code_guard;
 use super::tickets::{self, CodeKind, LinkKind, LinkRequest};
 use super::verification::{in_background, redirect_policy};
 use crate::app::AppState;
@@ -102,8 +103,11 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
 }
 
 /// `POST /signin/otp/email`: sends a six-digit code.
-pub fn send_email_otp(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
+pub async fn send_email_otp(state: &AppState, email: Email, options: SignupOptions) -> Result<(), AuthError> {
     let (redirect_to, profile) = prepare_email_signin(state, state.config.features.otp_email, &email, &options)?;
+    let client = db::client(&state.pool).await?;
+    code_guard::ensure_unlocked(state, &client, &code_guard::email_identifier(&email)).await?;
+    drop(client);
     let background = state.clone();
     in_background(state, "sign-in code email", async move {
         let state = background;
@@ -142,16 +146,45 @@ pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Resu
     if !state.config.features.otp_email {
         return Err(AuthError::DisabledEndpoint);
     }
+    let identifier = code_guard::email_identifier(&email);
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
-    let user_id =
-        db::users::select_user_id_by_email(&transaction, email.as_str()).await?.ok_or(AuthError::InvalidTicket)?;
-    if !tickets::check_otp(state, &transaction, user_id, CodeKind::EmailOtp, otp).await? {
+    let transaction = db::begin(&mut client).await?;
+    code_guard::ensure_unlocked(state, &transaction, &identifier).await?;
+    let user_id = db::users::select_user_id_by_email(&transaction, email.as_str()).await?;
+    let attempt = CodeAttempt { identifier: &identifier, user_id, kind: CodeKind::EmailOtp, otp };
+    check_code(state, transaction, attempt, SigninMethod::EmailOtp, AuthError::InvalidTicket).await
+}
+
+/// A guess at a six-digit code sent to an address or number (`user_id` is `None` when it has no account).
+struct CodeAttempt<'a> {
+    identifier: &'a str,
+    user_id: Option<Uuid>,
+    kind: CodeKind,
+    otp: &'a str,
+}
+
+/// Checks a code we generated: a right one signs the user in; a wrong one (or one for an address without an
+/// account) is counted against the address or number, and answered with `wrong`.
+async fn check_code(
+    state: &AppState,
+    transaction: deadpool_postgres::Transaction<'_>,
+    attempt: CodeAttempt<'_>,
+    method: SigninMethod,
+    wrong: AuthError,
+) -> Result<Session, AuthError> {
+    let right = match attempt.user_id {
+        Some(user_id) => tickets::check_otp(state, &transaction, user_id, attempt.kind, attempt.otp).await?,
+        None => false,
+    };
+    let Some(user_id) = attempt.user_id.filter(|_| right) else {
+        let code = attempt.user_id.map(|user_id| (user_id, attempt.kind));
+        code_guard::wrong_guess(state, &transaction, attempt.identifier, code).await?;
         // Keep the counted attempt: the wrong guess must stay recorded.
-        transaction.commit().await.map_err(db::internal)?;
-        return Err(AuthError::InvalidTicket);
-    }
-    sign_in_verified(state, transaction, user_id, SigninMethod::EmailOtp).await
+        db::commit(transaction).await?;
+        return Err(wrong);
+    };
+    code_guard::right_guess(state, &transaction, attempt.identifier).await?;
+    sign_in_verified(state, transaction, user_id, method).await
 }
 
 /// After a right code: the user (whose address or number the code proved) gets a session.
@@ -200,6 +233,9 @@ pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOpt
     let profile = options.resolve(&state.config.users, None)?;
     let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp() };
     let mut client = db::client(&state.pool).await?;
+    if !sms.verifies_codes() {
+        code_guard::ensure_unlocked(state, &client, &code_guard::phone_identifier(&phone)).await?;
+    }
     let transaction = client.transaction().await.map_err(db::internal)?;
     let existed = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.is_some();
     let Some(user) = find_or_create_user(state, &transaction, None, Some(&phone), profile).await? else {
@@ -226,27 +262,22 @@ pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOpt
 pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Result<Session, AuthError> {
     let sms = sms(state)?;
     let phone = parse_phone(state, raw_phone)?;
-    let provider_says = if sms.verifies_codes() {
-        let right = sms.check_code(&phone, otp).await.map_err(sms_error)?;
-        if !right {
+    if sms.verifies_codes() {
+        // Twilio Verify holds the code and limits the guesses itself.
+        if !sms.check_code(&phone, otp).await.map_err(sms_error)? {
             return Err(AuthError::InvalidOtp);
         }
-        Some(right)
-    } else {
-        None
-    };
-    let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
-    let user_id =
-        db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
-    let right = match provider_says {
-        Some(right) => right,
-        None => tickets::check_otp(state, &transaction, user_id, CodeKind::SmsOtp, otp).await?,
-    };
-    if !right {
-        // Keep the counted attempt: the wrong guess must stay recorded.
-        transaction.commit().await.map_err(db::internal)?;
-        return Err(AuthError::InvalidOtp);
+        let mut client = db::client(&state.pool).await?;
+        let transaction = db::begin(&mut client).await?;
+        let user_id =
+            db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.ok_or(AuthError::InvalidOtp)?;
+        return sign_in_verified(state, transaction, user_id, SigninMethod::SmsOtp).await;
     }
-    sign_in_verified(state, transaction, user_id, SigninMethod::SmsOtp).await
+    let identifier = code_guard::phone_identifier(&phone);
+    let mut client = db::client(&state.pool).await?;
+    let transaction = db::begin(&mut client).await?;
+    code_guard::ensure_unlocked(state, &transaction, &identifier).await?;
+    let user_id = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?;
+    let attempt = CodeAttempt { identifier: &identifier, user_id, kind: CodeKind::SmsOtp, otp };
+    check_code(state, transaction, attempt, SigninMethod::SmsOtp, AuthError::InvalidOtp).await
 }

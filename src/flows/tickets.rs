@@ -98,7 +98,7 @@ pub enum CodeKind {
 }
 
 impl CodeKind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             CodeKind::EmailOtp => "emailOtp",
             CodeKind::SmsOtp => "smsOtp",

@@ -7,6 +7,7 @@ mod account_security;
 mod anonymous;
 mod bad_input;
 mod claims;
+mod code_guessing;
 mod deployment;
 mod dev;
 mod email_flows;

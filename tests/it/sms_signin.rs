@@ -76,6 +76,10 @@ async fn sms_codes_burn_after_five_wrong_guesses_and_expire() {
         let reply = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": phone, "otp": wrong})).await;
         assert_eq!(reply.error_code(), "invalid-otp");
     }
+    // The number is locked for the lockout window, and the code is burnt for good.
+    let locked = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": phone, "otp": code})).await;
+    assert_eq!(locked.error_code(), "too-many-requests");
+    app.clock.advance(TimeDelta::minutes(15));
     let burnt = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": phone, "otp": code})).await;
     assert_eq!(burnt.error_code(), "invalid-otp");
 
