@@ -19,7 +19,9 @@ pub async fn select_user_claims_document(
 ) -> Result<Option<serde_json::Value>, AuthError> {
     let statement = client.prepare_cached(SELECT_USER_CLAIMS_DOCUMENT).await.map_err(internal)?;
     let row = client.query_opt(&statement, &[&user_id]).await.map_err(internal)?;
-    row.map(|row| row.try_get("document")).transpose().map_err(internal)
+    row.map(|row| row.try_get::<_, super::StoredJson>("document").map(|document| document.0))
+        .transpose()
+        .map_err(internal)
 }
 
 pub async fn select_role_permissions(client: &impl GenericClient, roles: &[String]) -> Result<Vec<String>, AuthError> {

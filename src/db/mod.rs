@@ -105,3 +105,25 @@ pub fn unique_violation(e: &tokio_postgres::Error) -> Option<&str> {
     let db = e.as_db_error()?;
     (db.code() == &SqlState::UNIQUE_VIOLATION).then(|| db.constraint()).flatten()
 }
+
+/// A `json`/`jsonb` column read with [`crate::domain::json::read_stored`]: it never fails, even on numbers
+/// Postgres stored but a JSON reader refuses.
+#[derive(Debug, Clone, Default)]
+pub struct StoredJson(pub serde_json::Value);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for StoredJson {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        // Binary `jsonb` is a version byte (1) and the JSON text.
+        let text = if *ty == tokio_postgres::types::Type::JSONB {
+            raw.strip_prefix(&[1]).ok_or("unsupported jsonb version")?
+        } else {
+            raw
+        };
+        Ok(StoredJson(crate::domain::json::read_stored(text)))
+    }
+
+    tokio_postgres::types::accepts!(JSON, JSONB);
+}

@@ -48,7 +48,7 @@ pub struct OutboxEmail {
 impl TryFrom<&Row> for OutboxEmail {
     type Error = tokio_postgres::Error;
     fn try_from(row: &Row) -> Result<Self, Self::Error> {
-        let headers: serde_json::Value = row.try_get("headers")?;
+        let headers = row.try_get::<_, super::StoredJson>("headers")?.0;
         Ok(OutboxEmail {
             id: row.try_get("id")?,
             recipient: row.try_get("recipient")?,

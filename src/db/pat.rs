@@ -37,7 +37,7 @@ pub async fn select_user_pats(client: &impl GenericClient, user_id: Uuid) -> Res
         .map(|row| {
             Ok(PatSummary {
                 id: row.try_get("id")?,
-                metadata: row.try_get("metadata")?,
+                metadata: row.try_get::<_, Option<super::StoredJson>>("metadata")?.map(|json| json.0),
                 created_at: row.try_get("created_at")?,
                 expires_at: row.try_get("expires_at")?,
             })

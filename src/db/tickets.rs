@@ -59,7 +59,7 @@ impl TryFrom<&Row> for StoredCode {
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             failed_attempts: row.try_get("failed_attempts")?,
-            payload: row.try_get("payload")?,
+            payload: row.try_get::<_, super::StoredJson>("payload")?.0,
         })
     }
 }

@@ -77,7 +77,8 @@ impl TryFrom<&Row> for User {
             is_anonymous: row.try_get("is_anonymous")?,
             disabled: row.try_get("disabled")?,
             metadata: row
-                .try_get::<_, Option<serde_json::Value>>("metadata")?
+                .try_get::<_, Option<super::StoredJson>>("metadata")?
+                .map(|json| json.0)
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             active_mfa_type: row.try_get("active_mfa_type")?,
             organisation_id: row.try_get("organisation_id")?,

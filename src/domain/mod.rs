@@ -3,6 +3,7 @@
 pub mod access;
 pub mod claims;
 pub mod email;
+pub mod json;
 pub mod password;
 pub mod phone;
 pub mod redirect;

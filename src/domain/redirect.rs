@@ -98,6 +98,10 @@ impl RedirectPolicy {
     /// Matches the URL as a browser will read it (scheme, host, port, path), never the raw text: escapes
     /// and backslashes in the authority must not let one host pass for another.
     fn allowed_url(&self, candidate: &str) -> Option<Url> {
+        // Control characters never belong in a URL a browser is sent to (nor can Postgres store a NUL).
+        if candidate.chars().any(char::is_control) {
+            return None;
+        }
         let url = Url::parse(candidate).ok()?;
         if url.cannot_be_a_base() || !url.username().is_empty() || url.password().is_some() {
             return None;

@@ -115,13 +115,22 @@ pub fn check_display_name(name: &str) -> Result<(), AuthError> {
     }
 }
 
-/// The metadata of a new user: a JSON object (absent or null means empty).
-pub fn metadata_object(metadata: Option<serde_json::Value>) -> Result<serde_json::Value, AuthError> {
+/// Metadata a client sends (of a user, of a token): a JSON object that can be stored and read back exactly
+/// (absent or null means none).
+pub fn optional_metadata(metadata: Option<serde_json::Value>) -> Result<Option<serde_json::Value>, AuthError> {
     match metadata {
-        None | Some(serde_json::Value::Null) => Ok(serde_json::Value::Object(Default::default())),
-        Some(value @ serde_json::Value::Object(_)) => Ok(value),
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value @ serde_json::Value::Object(_)) => {
+            super::json::check_storable("metadata", &value)?;
+            Ok(Some(value))
+        }
         Some(_) => Err(AuthError::InvalidRequest("metadata must be an object".into())),
     }
+}
+
+/// The metadata of a new user: a JSON object (absent or null means empty).
+pub fn metadata_object(metadata: Option<serde_json::Value>) -> Result<serde_json::Value, AuthError> {
+    Ok(optional_metadata(metadata)?.unwrap_or_else(|| serde_json::Value::Object(Default::default())))
 }
 
 /// Gravatar's URL for an address (md5 of the trimmed, lower-cased email, as Gravatar defines it).

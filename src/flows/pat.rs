@@ -46,11 +46,7 @@ pub async fn create(
             "expiresAt must be at most {max_expires_in} seconds from now (AUTH_PAT_MAX_EXPIRES_IN)"
         )));
     }
-    let metadata = match metadata {
-        None | Some(serde_json::Value::Null) => None,
-        Some(value @ serde_json::Value::Object(_)) => Some(value),
-        Some(_) => return Err(AuthError::InvalidRequest("metadata must be an object".into())),
-    };
+    let metadata = crate::domain::user::optional_metadata(metadata)?;
     let client = db::client(&state.pool).await?;
     let user = db::users::select_user_by_id(&client, user_id)
         .await?
