@@ -114,6 +114,9 @@ async fn shutdown_signal(token: tokio_util::sync::CancellationToken) {
 
 async fn serve_with(config: Config) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log.filter, config.log.json);
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let state = AppState::build(config, Clock::System)?;
     let token = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_signal(token.clone()));
@@ -126,18 +129,47 @@ fn dev_secrets(data_dir: &Path) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(&path)
         && existing.trim().len() >= 64
     {
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         return Ok(existing.trim().to_string());
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let key = hex::encode(bytes);
-    std::fs::write(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &key)?;
     Ok(key)
+}
+
+/// Writes a secret to a file only its owner can read (mode 0600).
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 async fn dev(data_dir: &Path, pg_port: u16) -> anyhow::Result<()> {
     std::fs::create_dir_all(data_dir)?;
+    let already_running = crate::pgcluster::port_open(pg_port);
     let cluster = crate::pgcluster::PrivateCluster::start(&data_dir.join("postgres"), pg_port, false)?;
+    let served = dev_with(data_dir, &cluster).await;
+    // The cluster is stopped when it was started here, also when serving failed.
+    if !already_running {
+        println!("hauth dev: stopping Postgres on 127.0.0.1:{pg_port}");
+        if let Err(error) = cluster.stop() {
+            eprintln!("hauth dev: could not stop Postgres: {error:#}");
+        }
+    }
+    served
+}
+
+async fn dev_with(data_dir: &Path, cluster: &crate::pgcluster::PrivateCluster) -> anyhow::Result<()> {
+    let pg_port = cluster.port;
     let key = dev_secrets(data_dir)?;
     let mut vars: HashMap<String, String> = std::env::vars().collect();
     let mut default = |name: &str, value: String| {
@@ -147,6 +179,8 @@ async fn dev(data_dir: &Path, pg_port: u16) -> anyhow::Result<()> {
     default("HASURA_GRAPHQL_JWT_SECRET", serde_json::json!({"type": "HS256", "key": key}).to_string());
     default("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "false".into());
     default("AUTH_LOG_FORMAT", "text".into());
+    // A development server is for this machine only.
+    default("AUTH_HOST", "127.0.0.1".into());
     let config = load_config(&vars)?;
     let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!(e))?;
     println!("hauth dev: Postgres on 127.0.0.1:{pg_port} (data in {})", cluster.data_dir.display());
@@ -169,6 +203,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config { command: ConfigCommand::Check } => {
             let config = load_config(&vars)?;
+            for warning in config.warnings() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", config.redacted());
             Ok(())
         }

@@ -492,6 +492,19 @@ impl Config {
         problems
     }
 
+    /// Settings that are valid but probably not what the operator wants.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for claim in self.jwt.custom_claims.0.iter().filter(|claim| claim.reads_metadata()) {
+            warnings.push(format!(
+                "AUTH_JWT_CUSTOM_CLAIMS: {} is read from metadata, which users can set themselves at sign-up and \
+                 deanonymize; do not base permissions on it",
+                claim.key
+            ));
+        }
+        warnings
+    }
+
     /// The effective configuration as `KEY=value` lines with every secret replaced by `<redacted>`.
     pub fn redacted(&self) -> String {
         let secret = |s: &Option<SecretString>| if s.is_some() { "<redacted>" } else { "<unset>" };

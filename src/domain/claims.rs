@@ -86,6 +86,13 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
     }
 }
 
+impl CustomClaim {
+    /// Whether the claim's value comes from the user's `metadata`, which users write themselves.
+    pub fn reads_metadata(&self) -> bool {
+        matches!(self.steps.first(), Some(Step::Field(root) | Step::Each(root)) if root == "metadata")
+    }
+}
+
 impl CustomClaims {
     /// Parses `AUTH_JWT_CUSTOM_CLAIMS` and `AUTH_JWT_CUSTOM_CLAIMS_DEFAULTS` (keyed by the unprefixed name).
     pub fn parse(claims: Option<&str>, defaults: Option<&str>) -> Result<Self, String> {

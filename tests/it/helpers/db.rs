@@ -1,6 +1,7 @@
-//! `TestDb`: each test gets its own database, `CREATE DATABASE t_<uuid> TEMPLATE hauth_template_<hash>`.
-//! The template is migrated once (per migrations content) under an advisory lock, so parallel test threads
-//! and processes agree. The server is `TEST_DATABASE_URL` if set, else the local one on 127.0.0.1:5432 if it
+//! `TestDb`: each test gets its own database, `CREATE DATABASE t_<uuid> TEMPLATE hauth_template_<hash>`,
+//! dropped when the test ends (also when it fails). The template is migrated once (per migrations content)
+//! under an advisory lock, so parallel test threads and processes agree; templates of older migrations are
+//! dropped then. The server is `TEST_DATABASE_URL` if set, else the local one on 127.0.0.1:5432 if it
 //! answers, else a throwaway cluster the suite starts itself from `initdb`/`pg_ctl`.
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -69,6 +70,17 @@ async fn ensure_template() -> &'static str {
                 client.batch_execute(&format!("create database \"{building}\"")).await.unwrap();
                 hauth::db::migrate::run(&database_url(&building)).await.expect("migrate the template");
                 client.batch_execute(&format!("alter database \"{building}\" rename to \"{name}\"")).await.unwrap();
+                let stale = client
+                    .query(
+                        "select datname from pg_database where datname like 'hauth\\_template\\_%' and datname <> $1",
+                        &[&name],
+                    )
+                    .await
+                    .unwrap();
+                for row in stale {
+                    let stale: String = row.get(0);
+                    let _ = client.batch_execute(&format!("drop database if exists \"{stale}\" with (force)")).await;
+                }
             }
             client.execute("select pg_advisory_unlock(7215001)", &[]).await.unwrap();
             name
@@ -76,9 +88,30 @@ async fn ensure_template() -> &'static str {
         .await
 }
 
-/// A database of its own for one test.
+/// A database of its own for one test, dropped when the value is.
 pub struct TestDb {
     pub url: String,
+    name: String,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread with a runtime of its own
+        // drops the database (closing any connection the test left open) and is waited for.
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async move {
+                let (client, connection) = tokio_postgres::connect(&database_url("postgres"), NoTls).await.ok()?;
+                tokio::spawn(connection);
+                client.batch_execute(&format!("drop database if exists \"{name}\" with (force)")).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: test database {} was not dropped", self.name);
+        }
+    }
 }
 
 impl TestDb {
@@ -113,7 +146,7 @@ impl TestDb {
                 Err(e) => panic!("create test database: {e}"),
             }
         }
-        TestDb { url: database_url(&name) }
+        TestDb { url: database_url(&name), name }
     }
 
     /// A plain connection for assertions on rows.
