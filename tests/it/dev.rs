@@ -1,6 +1,6 @@
 //! `hauth dev`: on a machine with only the Postgres binaries, one command starts a private cluster,
 //! generates secrets, migrates, serves, and prints the secret Hasura needs.
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hauth::pgcluster::PrivateCluster;
