@@ -74,6 +74,17 @@ impl PrivateCluster {
     /// Initialises `data_dir` if needed and starts the cluster on 127.0.0.1:`port` (or finds it running).
     /// `throwaway` turns durability off (tests only).
     pub fn start(data_dir: &Path, port: u16, throwaway: bool) -> anyhow::Result<Self> {
+        Self::start_with_settings(data_dir, port, throwaway, &[])
+    }
+
+    /// [`PrivateCluster::start`] with further server settings (`-c name=value`), e.g. TLS files that were
+    /// put in `data_dir` (the cluster's user then owns them).
+    pub fn start_with_settings(
+        data_dir: &Path,
+        port: u16,
+        throwaway: bool,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let cluster = PrivateCluster { data_dir: data_dir.clone(), port };
@@ -115,6 +126,9 @@ impl PrivateCluster {
             format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300", socket_dir.display());
         if throwaway {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        for (name, value) in settings {
+            options.push_str(&format!(" -c {name}={value}"));
         }
         let mut pg_ctl = postgres_command(&bin_dir, "pg_ctl", as_postgres);
         pg_ctl

@@ -1,7 +1,6 @@
 //! Embedded, forward-only migrations of the `auth` schema (refinery). A session-level advisory lock makes
 //! replicas that start together take turns: the first migrates, the others find nothing left to do.
 use anyhow::Context as _;
-use tokio_postgres::NoTls;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
@@ -16,8 +15,9 @@ const MIGRATION_LOCK_KEY: i64 = 0x6861_7574_685f_6d67; // "hauth_mg"
 
 /// Applies every pending migration; returns the versions applied by this call.
 pub async fn run(database_url: &str) -> anyhow::Result<Vec<i32>> {
+    let target = super::tls::target(database_url).context("the migrations database URL")?;
     let (mut client, connection) =
-        tokio_postgres::connect(database_url, NoTls).await.context("cannot connect to the database to migrate")?;
+        target.config.connect(target.tls).await.context("cannot connect to the database to migrate")?;
     let connection = tokio::spawn(connection);
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])

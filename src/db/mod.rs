@@ -9,14 +9,15 @@ pub mod outbox;
 pub mod pat;
 pub mod refresh_tokens;
 pub mod tickets;
+pub mod tls;
 pub mod users;
 
 use anyhow::Context as _;
 pub use deadpool_postgres::{GenericClient, Pool};
 use deadpool_postgres::{ManagerConfig, RecyclingMethod, Runtime};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
 
 use crate::error::AuthError;
 
@@ -36,12 +37,13 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     .concat()
 }
 
-/// Builds the connection pool. Connections are opened lazily; see [`ping`].
+/// Builds the connection pool, with TLS as the URL's `sslmode` says. Connections are opened lazily; see
+/// [`ping`].
 pub fn connect(url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let pg_config: tokio_postgres::Config = url.parse().context("DATABASE_URL is not a valid Postgres URL")?;
+    let target = tls::target(url).context("DATABASE_URL")?;
     let manager = deadpool_postgres::Manager::from_config(
-        pg_config,
-        NoTls,
+        target.config,
+        target.tls,
         ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
     Pool::builder(manager).max_size(max_size).runtime(Runtime::Tokio1).build().context("cannot build the database pool")

@@ -18,6 +18,7 @@ mod jwt;
 mod mail;
 mod migrations;
 mod pat;
+mod postgres_tls;
 mod sdk;
 mod session;
 mod signin;
