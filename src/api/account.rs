@@ -5,6 +5,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SignUpOptionsBody};
 use super::security::{BearerAuth, optional_bearer};
@@ -15,42 +16,51 @@ use crate::flows;
 use crate::flows::deanonymize::SignInMethod;
 use crate::flows::password::PasswordChange;
 
-#[derive(Object, Default)]
+#[derive(Object, Default, serde::Deserialize)]
 #[oai(rename = "OptionsRedirectTo", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct OptionsRedirectTo {
     #[oai(rename = "redirectTo")]
+    #[serde(rename = "redirectTo")]
     pub redirect_to: Option<String>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "UserEmailRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct EmailRequest {
     pub email: String,
     pub options: Option<OptionsRedirectTo>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "UserPasswordRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     #[oai(rename = "newPassword")]
+    #[serde(rename = "newPassword")]
     pub new_password: SecretField,
     /// A `passwordReset:` ticket, when not signed in.
     pub ticket: Option<String>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "UserEmailChangeRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
     #[oai(rename = "newEmail")]
+    #[serde(rename = "newEmail")]
     pub new_email: String,
     pub options: Option<OptionsRedirectTo>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "UserDeanonymizeRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct DeanonymizeRequest {
     /// `email-password` or `passwordless`.
     #[oai(rename = "signInMethod")]
+    #[serde(rename = "signInMethod")]
     pub sign_in_method: String,
     pub email: String,
     pub password: Option<SecretField>,
@@ -75,7 +85,7 @@ pub struct AccountApi {
 impl AccountApi {
     /// Send verification email
     #[oai(path = "/user/email/send-verification-email", method = "post", operation_id = "sendVerificationEmail")]
-    async fn send_verification_email(&self, body: Json<EmailRequest>) -> Result<Json<String>, ApiError> {
+    async fn send_verification_email(&self, body: JsonBody<EmailRequest>) -> Result<Json<String>, ApiError> {
         let email = Email::parse(&body.0.email)?;
         flows::verification::send_verification_email(&self.state, email, redirect_to(&body.0.options))?;
         Ok(ok())
@@ -85,7 +95,7 @@ impl AccountApi {
     ///
     /// Answers the same whether or not the address has an account.
     #[oai(path = "/user/password/reset", method = "post", operation_id = "sendPasswordResetEmail")]
-    async fn password_reset(&self, body: Json<EmailRequest>) -> Result<Json<String>, ApiError> {
+    async fn password_reset(&self, body: JsonBody<EmailRequest>) -> Result<Json<String>, ApiError> {
         let email = Email::parse(&body.0.email)?;
         flows::password::request_password_reset(&self.state, email, redirect_to(&body.0.options))?;
         Ok(ok())
@@ -95,7 +105,7 @@ impl AccountApi {
     ///
     /// With a bearer token (the user's other sessions end) or a `passwordReset:` ticket (every session ends).
     #[oai(path = "/user/password", method = "post", operation_id = "changeUserPassword")]
-    async fn change_password(&self, req: &Request, body: Json<PasswordRequest>) -> Result<Json<String>, ApiError> {
+    async fn change_password(&self, req: &Request, body: JsonBody<PasswordRequest>) -> Result<Json<String>, ApiError> {
         let body = body.0;
         let by = match (body.ticket, optional_bearer(req)) {
             (Some(ticket), _) => PasswordChange::Ticket(ticket),
@@ -108,7 +118,11 @@ impl AccountApi {
 
     /// Change user email
     #[oai(path = "/user/email/change", method = "post", operation_id = "changeUserEmail")]
-    async fn change_email(&self, auth: BearerAuth, body: Json<EmailChangeRequest>) -> Result<Json<String>, ApiError> {
+    async fn change_email(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<EmailChangeRequest>,
+    ) -> Result<Json<String>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
         let new_email = Email::parse(&body.0.new_email)?;
         flows::email_change::change_email(&self.state, &bearer, new_email, redirect_to(&body.0.options)).await?;
@@ -117,7 +131,11 @@ impl AccountApi {
 
     /// Deanonymize an anonymous user
     #[oai(path = "/user/deanonymize", method = "post", operation_id = "deanonymizeUser")]
-    async fn deanonymize(&self, auth: BearerAuth, body: Json<DeanonymizeRequest>) -> Result<Json<String>, ApiError> {
+    async fn deanonymize(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<DeanonymizeRequest>,
+    ) -> Result<Json<String>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
         let body = body.0;
         let email = Email::parse(&body.email)?;

@@ -6,14 +6,16 @@ use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
 
 use super::ApiTags;
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::SessionPayload;
 use crate::app::AppState;
 use crate::flows;
 use crate::flows::anonymous::AnonymousProfile;
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignInAnonymousRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignInAnonymousRequest {
     /// Defaults to "Anonymous User".
     pub display_name: Option<String>,
@@ -37,7 +39,7 @@ impl AnonymousApi {
     #[oai(path = "/signin/anonymous", method = "post", operation_id = "signInAnonymous")]
     async fn signin_anonymous(
         &self,
-        body: Json<Option<SignInAnonymousRequest>>,
+        body: JsonBody<Option<SignInAnonymousRequest>>,
     ) -> Result<Json<SessionPayload>, ApiError> {
         let profile = body
             .0

@@ -3,6 +3,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionPayload, SignInResponseBody, SignUpOptionsBody};
 use crate::app::AppState;
@@ -20,8 +21,9 @@ fn password_within_limit(password: &SecretField) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignUpEmailPasswordRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SignUpEmailPasswordRequest {
     /// Email address for the new account.
     pub email: String,
@@ -30,8 +32,9 @@ pub struct SignUpEmailPasswordRequest {
     pub options: Option<SignUpOptionsBody>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignInEmailPasswordRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct SignInEmailPasswordRequest {
     pub email: String,
     pub password: SecretField,
@@ -49,7 +52,7 @@ impl AuthenticationApi {
     #[oai(path = "/signup/email-password", method = "post", operation_id = "signUpEmailPassword")]
     async fn signup_email_password(
         &self,
-        body: Json<SignUpEmailPasswordRequest>,
+        body: JsonBody<SignUpEmailPasswordRequest>,
     ) -> Result<Json<SessionPayload>, ApiError> {
         let body = body.0;
         let email = Email::parse(&body.email)?;
@@ -62,7 +65,7 @@ impl AuthenticationApi {
     #[oai(path = "/signin/email-password", method = "post", operation_id = "signInEmailPassword")]
     async fn signin_email_password(
         &self,
-        body: Json<SignInEmailPasswordRequest>,
+        body: JsonBody<SignInEmailPasswordRequest>,
     ) -> Result<Json<SignInResponseBody>, ApiError> {
         let body = body.0;
         let email =

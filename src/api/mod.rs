@@ -5,6 +5,7 @@
 pub mod account;
 pub mod anonymous;
 pub mod authentication;
+pub mod body;
 pub mod context;
 pub mod error;
 pub mod hasura;

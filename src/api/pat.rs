@@ -8,14 +8,16 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionPayload};
 use super::security::BearerAuth;
 use crate::app::AppState;
 use crate::flows;
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "CreatePATRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePatRequest {
     /// When the PAT stops working; must be in the future.
     pub expires_at: DateTime<Utc>,
@@ -32,8 +34,9 @@ pub struct CreatePatResponse {
     pub personal_access_token: String,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignInPATRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignInPatRequest {
     /// The personal access token.
     pub personal_access_token: SecretField,
@@ -65,7 +68,7 @@ impl PatSecurityApi {
     async fn create_pat(
         &self,
         auth: BearerAuth,
-        body: Json<CreatePatRequest>,
+        body: JsonBody<CreatePatRequest>,
     ) -> Result<Json<CreatePatResponse>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
         let body = body.0;
@@ -121,7 +124,7 @@ impl PatSigninApi {
     ///
     /// Returns a session with a new refresh token; the PAT itself is unchanged.
     #[oai(path = "/signin/pat", method = "post", operation_id = "signInPAT")]
-    async fn signin_pat(&self, body: Json<SignInPatRequest>) -> Result<Json<SessionPayload>, ApiError> {
+    async fn signin_pat(&self, body: JsonBody<SignInPatRequest>) -> Result<Json<SessionPayload>, ApiError> {
         use secrecy::ExposeSecret;
         let session = flows::pat::signin(&self.state, body.0.personal_access_token.0.expose_secret()).await?;
         Ok(Json(SessionPayload { session: Some(session.into()) }))

@@ -21,7 +21,7 @@ impl Type for SecretField {
     type RawElementValueType = Self;
 
     fn name() -> Cow<'static, str> {
-        "string_password".into()
+        "string".into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -46,6 +46,12 @@ impl ParseFromJSON for SecretField {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SecretField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|text| SecretField(SecretString::from(text)))
+    }
+}
+
 impl ToJSON for SecretField {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String("<redacted>".into()))
@@ -53,8 +59,9 @@ impl ToJSON for SecretField {
 }
 
 /// `SignUpOptions` of the reference API.
-#[derive(Debug, Default, Object)]
+#[derive(Debug, Default, Object, serde::Deserialize)]
 #[oai(rename = "SignUpOptions", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignUpOptionsBody {
     pub allowed_roles: Option<Vec<String>>,
     pub default_role: Option<String>,

@@ -4,32 +4,38 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::ApiTags;
+use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionBody};
 use super::security::optional_bearer;
 use crate::app::AppState;
 use crate::flows;
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "RefreshTokenRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshTokenRequest {
     /// The refresh token of the session.
     #[oai(rename = "refreshToken")]
+    #[serde(rename = "refreshToken")]
     pub refresh_token: SecretField,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignOutRequest")]
+#[serde(rename = "SignOutRequest")]
 pub struct SignOutRequest {
     /// The refresh token of the session to end.
     #[oai(rename = "refreshToken")]
+    #[serde(rename = "refreshToken")]
     pub refresh_token: Option<SecretField>,
     /// End every session of the user (needs a bearer token).
     pub all: Option<bool>,
 }
 
-#[derive(Object)]
+#[derive(Object, serde::Deserialize)]
 #[oai(rename = "VerifyTokenRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyTokenRequest {
     /// The access token to verify; the bearer token is used when absent.
     pub token: Option<String>,
@@ -45,7 +51,7 @@ impl SessionApi {
     ///
     /// Exchanges a refresh token for a new session; the presented token is rotated.
     #[oai(path = "/token", method = "post", operation_id = "refreshToken")]
-    async fn refresh_token(&self, body: Json<RefreshTokenRequest>) -> Result<Json<SessionBody>, ApiError> {
+    async fn refresh_token(&self, body: JsonBody<RefreshTokenRequest>) -> Result<Json<SessionBody>, ApiError> {
         use secrecy::ExposeSecret;
         let session = flows::session::refresh(&self.state, body.0.refresh_token.0.expose_secret()).await?;
         Ok(Json(session.into()))
@@ -58,7 +64,7 @@ impl SessionApi {
     async fn verify_token(
         &self,
         req: &Request,
-        body: Json<Option<VerifyTokenRequest>>,
+        body: JsonBody<Option<VerifyTokenRequest>>,
     ) -> Result<Json<String>, ApiError> {
         let token = body.0.and_then(|b| b.token).or_else(|| optional_bearer(req).map(str::to_string));
         let token = token.ok_or_else(|| ApiError::invalid_request("no token in the body or Authorization header"))?;
@@ -70,7 +76,7 @@ impl SessionApi {
     ///
     /// Ends the session of the refresh token, or with `all` every session of the bearer's user.
     #[oai(path = "/signout", method = "post", operation_id = "signOut")]
-    async fn sign_out(&self, req: &Request, body: Json<SignOutRequest>) -> Result<Json<String>, ApiError> {
+    async fn sign_out(&self, req: &Request, body: JsonBody<SignOutRequest>) -> Result<Json<String>, ApiError> {
         use secrecy::ExposeSecret;
         let body = body.0;
         let all = body.all.unwrap_or(false);

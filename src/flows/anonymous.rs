@@ -33,6 +33,9 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
     if !state.config.features.anonymous_users {
         return Err(AuthError::DisabledEndpoint);
     }
+    if profile.locale.as_ref().is_some_and(|locale| locale.chars().count() != 2) {
+        return Err(AuthError::InvalidRequest("locale must be a two-character code".into()));
+    }
     // As in nhost: a locale that is not allowed falls back to the default instead of failing.
     let locale = profile
         .locale

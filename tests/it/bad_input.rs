@@ -196,3 +196,26 @@ async fn an_account_already_holding_an_unreadable_number_still_signs_in() {
     );
     assert_eq!(app.post("/user/password/reset", json!({"email": "stored@example.com"})).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_refused_body_names_the_field_at_fault() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("/signup/email-password", r#"{"email":"a@example.com","password":5}"#, "password"),
+        ("/signup/email-password", r#"{"email":"a@example.com"}"#, "password"),
+        (
+            "/signup/email-password",
+            r#"{"email":"a@example.com","password":"secret-password","options":{"allowedRoles":"user"}}"#,
+            "options.allowedRoles",
+        ),
+        ("/signup/email-password", r#"{"email":"a@example.com","password":"secret-password","admin":1}"#, "admin"),
+        ("/token", r#"{"refreshToken":5}"#, "refreshToken"),
+    ];
+    for (path, body, field) in cases {
+        let reply = app.post_raw(path, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{body} -> {}", reply.text);
+        let message = reply.body["message"].as_str().unwrap();
+        assert!(message.contains(field), "{body}: {message:?} does not name {field}");
+        assert!(!message.contains("string_password") && !message.contains("occurred while parsing"), "{message}");
+    }
+}
