@@ -10,17 +10,6 @@ use crate::app::AppState;
 use crate::domain::Email;
 use crate::flows;
 
-use crate::flows::signup::PASSWORD_MAX_CHARS;
-
-/// Sign-in refuses an over-long password before hashing it (sign-up checks the whole policy in its flow).
-fn password_within_limit(password: &SecretField) -> Result<(), ApiError> {
-    use secrecy::ExposeSecret;
-    if password.0.expose_secret().chars().count() > PASSWORD_MAX_CHARS {
-        return Err(ApiError::invalid_request(format!("password must be at most {PASSWORD_MAX_CHARS} characters")));
-    }
-    Ok(())
-}
-
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignUpEmailPasswordRequest", deny_unknown_fields)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +59,6 @@ impl AuthenticationApi {
         let body = body.0;
         let email =
             Email::parse(&body.email).map_err(|_| ApiError::invalid_request("email is not a valid email address"))?;
-        password_within_limit(&body.password)?;
         let session = flows::signin::signin_email_password(&self.state, email, body.password.0).await?;
         Ok(Json(SignInResponseBody { session: Some(session.into()), mfa: None }))
     }

@@ -1,13 +1,14 @@
 //! Per-request context: a request id (the caller's `X-Request-Id` if it looks sane, else a new UUIDv7) in a
 //! task-local and a tracing span, a bounded request body, the `X-Request-Id` response header, and the
 //! conversion of every escaped error into the JSON error shape inside that context.
-use poem::http::HeaderValue;
+use poem::http::{HeaderValue, StatusCode};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::error::{ApiError, error_response};
+use super::openapi::AllowedMethods;
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -51,7 +52,13 @@ async fn read_bounded_body(req: &mut Request, max_body_bytes: usize) -> Result<(
 }
 
 /// The outermost middleware of every route.
-pub async fn with_request_context<E: Endpoint>(next: E, mut req: Request, max_body_bytes: usize) -> Response {
+pub async fn with_request_context<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    max_body_bytes: usize,
+    allowed: &AllowedMethods,
+) -> Response {
+    let path = req.uri().path().to_string();
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
@@ -77,6 +84,12 @@ pub async fn with_request_context<E: Endpoint>(next: E, mut req: Request, max_bo
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && !response.headers().contains_key("allow")
+        && let Some(methods) = allowed.for_path(&path).and_then(|methods| HeaderValue::from_str(methods).ok())
+    {
+        response.headers_mut().insert("allow", methods);
     }
     response
 }

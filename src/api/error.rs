@@ -45,6 +45,9 @@ pub enum ApiError {
     /// The request body is too large.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The request body is not of a type the operation takes.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// An internal fault; the body holds only a request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -89,6 +92,7 @@ impl ApiError {
         | ApiError::Conflict(Json(body))
         | ApiError::TooManyRequests(Json(body), _)
         | ApiError::PayloadTooLarge(Json(body))
+        | ApiError::UnsupportedMediaType(Json(body))
         | ApiError::Internal(Json(body))) = self;
         (StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body)
     }
@@ -152,6 +156,9 @@ pub fn error_response(error: poem::Error) -> Response {
             ApiError::PayloadTooLarge(body(status, "invalid-request", "The request body is too large"))
         }
         StatusCode::UNAUTHORIZED => ApiError::unauthorized("invalid-request", "Missing or invalid bearer token"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType(body(status, "invalid-request", error.to_string()))
+        }
         status if status.is_client_error() => {
             // Parse errors describe the client's own request (field names, expected types); safe to return.
             return (status, body(status, "invalid-request", error.to_string())).into_response();

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::schemas::{SessionBody, UserBody};
 use crate::app::AppState;
 use crate::domain::Email;
@@ -78,10 +78,43 @@ pub enum ActionResponse {
     Unauthorized(Json<ActionError>),
     #[oai(status = 403)]
     Forbidden(Json<ActionError>),
+    #[oai(status = 404)]
+    NotFound(Json<ActionError>),
     #[oai(status = 409)]
     Conflict(Json<ActionError>),
+    #[oai(status = 429)]
+    TooManyRequests(Json<ActionError>),
+    /// The body is larger than `AUTH_MAX_BODY_BYTES` (refused before it reaches the action handler).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ActionError>),
     #[oai(status = 500)]
     Internal(Json<ActionError>),
+}
+
+/// A request the framework refused before the handler ran (unreadable JSON, wrong content type) still
+/// gets Hasura's action error shape.
+fn as_action_errors(endpoint: impl Endpoint + 'static) -> impl Endpoint {
+    endpoint.map_to_response().around(|endpoint, req| async move {
+        Ok(match endpoint.call(req).await {
+            Ok(response) => response,
+            Err(error) => {
+                let status = error.status();
+                let body = Json(ActionError {
+                    message: error.to_string(),
+                    extensions: ActionErrorExtensions { code: "invalid-request".into() },
+                });
+                match status {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ActionResponse::UnsupportedMediaType(body),
+                    status if status.is_client_error() => ActionResponse::BadRequest(body),
+                    _ => ActionResponse::from(AuthError::internal(error)),
+                }
+                .into_response()
+            }
+        })
+    })
 }
 
 impl From<AuthError> for ActionResponse {
@@ -92,7 +125,9 @@ impl From<AuthError> for ActionResponse {
             StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => ActionResponse::BadRequest(error),
             StatusCode::UNAUTHORIZED => ActionResponse::Unauthorized(error),
             StatusCode::FORBIDDEN => ActionResponse::Forbidden(error),
+            StatusCode::NOT_FOUND => ActionResponse::NotFound(error),
             StatusCode::CONFLICT => ActionResponse::Conflict(error),
+            StatusCode::TOO_MANY_REQUESTS => ActionResponse::TooManyRequests(error),
             _ => ActionResponse::Internal(error),
         }
     }
@@ -234,7 +269,7 @@ impl HasuraApi {
     /// Action handler
     ///
     /// Serves signUpEmailPassword, signInEmailPassword, refreshToken, signOut and me.
-    #[oai(path = "/actions", method = "post", operation_id = "hasuraActions")]
+    #[oai(path = "/actions", method = "post", operation_id = "hasuraActions", transform = "as_action_errors")]
     async fn actions(&self, req: &Request, body: Json<Value>) -> ActionResponse {
         let authorised = match &self.state.config.hooks.actions_secret {
             Some(expected) => secret_matches(req.header(ACTIONS_SECRET_HEADER), expected),

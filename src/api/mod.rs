@@ -9,6 +9,7 @@ pub mod body;
 pub mod context;
 pub mod error;
 pub mod hasura;
+pub mod openapi;
 pub mod passwordless;
 pub mod pat;
 pub mod schemas;
@@ -80,11 +81,22 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
 /// Every route of the service.
 pub fn routes(state: AppState) -> impl Endpoint<Output = poem::Response> {
     let api = service(&state);
-    let spec = api.spec_endpoint();
-    let docs = api.redoc();
-    let inner = Route::new().at("/openapi.json", spec).nest("/docs", docs).nest("/", api);
+    let generated = api.spec();
+    let document = openapi::publish(&generated, &state.config);
+    let document_json = document.to_string();
+    // The docs page embeds the document; it gets the published one instead of the generated one.
+    let docs_page = api.redoc_html().replacen(&generated, &document_json, 1);
     let prefix = state.config.http.api_prefix.clone();
+    let allowed = std::sync::Arc::new(openapi::AllowedMethods::new(&document, &prefix));
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(document_json.clone())
+    });
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_page.clone()));
+    let inner = Route::new().at("/openapi.json", spec).at("/docs", docs).nest("/", api);
     let route = if prefix.is_empty() { inner } else { Route::new().nest(prefix, inner) };
     let max_body_bytes = state.config.http.max_body_bytes;
-    route.around(move |next, req| async move { Ok(context::with_request_context(next, req, max_body_bytes).await) })
+    route.around(move |next, req| {
+        let allowed = allowed.clone();
+        async move { Ok(context::with_request_context(next, req, max_body_bytes, &allowed).await) }
+    })
 }

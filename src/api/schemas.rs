@@ -104,6 +104,8 @@ pub struct UserBody {
     pub phone_number: Option<String>,
     pub phone_number_verified: bool,
     pub roles: Vec<String>,
+    /// `totp` or `sms` when a second factor is active, else null.
+    #[oai(nullable)]
     pub active_mfa_type: Option<String>,
 }
 
@@ -172,6 +174,10 @@ pub struct MfaChallengePayload {
 #[derive(Debug, Object)]
 #[oai(rename = "SignInEmailPasswordResponse")]
 pub struct SignInResponseBody {
+    /// Null when a second factor is required.
+    #[oai(nullable)]
     pub session: Option<SessionBody>,
+    /// Null when the session is complete.
+    #[oai(nullable)]
     pub mfa: Option<MfaChallengePayload>,
 }

@@ -1,5 +1,8 @@
 //! Tag `system`: health, version and the JWKS.
-use poem_openapi::payload::{Json, PlainText};
+use poem::IntoResponse;
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
@@ -13,11 +16,58 @@ pub struct VersionBody {
     pub version: String,
 }
 
+/// A public key (RFC 7517); which members are present depends on the key type.
+#[derive(Object)]
+#[oai(rename = "JWK")]
+pub struct JwkBody {
+    /// Key type: `RSA`, `EC` or `OKP`.
+    pub kty: String,
+    pub kid: String,
+    #[oai(rename = "use")]
+    pub key_use: Option<String>,
+    pub alg: Option<String>,
+    /// RSA modulus and exponent.
+    pub n: Option<String>,
+    pub e: Option<String>,
+    /// Curve and coordinates of EC and OKP keys.
+    pub crv: Option<String>,
+    pub x: Option<String>,
+    pub y: Option<String>,
+}
+
+/// The JWK Set (RFC 7517 §5).
+#[derive(Object)]
+#[oai(rename = "JWKSet")]
+pub struct JwkSetBody {
+    pub keys: Vec<JwkBody>,
+}
+
+/// The JWKS, serialised once at start and sent as it is; its schema is [`JwkSetBody`].
+pub struct JwksJson(String);
+
+impl poem_openapi::payload::Payload for JwksJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> MetaSchemaRef {
+        <JwkSetBody as Type>::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        <JwkSetBody as Type>::register(registry);
+    }
+}
+
+impl IntoResponse for JwksJson {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder().content_type("application/json").body(self.0)
+    }
+}
+
 #[derive(ApiResponse)]
 pub enum JwksResponse {
     /// The public keys in JWK Set format.
-    #[oai(status = 200, content_type = "application/json")]
-    Ok(PlainText<String>, #[oai(header = "Cache-Control")] String),
+    #[oai(status = 200)]
+    Ok(JwksJson, #[oai(header = "Cache-Control")] String),
 }
 
 pub struct SystemApi {
@@ -53,7 +103,7 @@ impl SystemApi {
     #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJWKs")]
     async fn jwks(&self) -> JwksResponse {
         JwksResponse::Ok(
-            PlainText(self.state.keys.jwks_json().to_string()),
+            JwksJson(self.state.keys.jwks_json().to_string()),
             format!("public, max-age={}", self.state.config.jwt.jwks_max_age),
         )
     }

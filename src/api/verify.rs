@@ -2,13 +2,14 @@
 //! using it and answers a small page that submits itself (browsers continue at once; link scanners, which
 //! run no script, stop there); `POST /verify` uses the ticket and redirects to `redirectTo` with
 //! `refreshToken` and `type`, or with `error` and `errorDescription`. A browser never gets raw JSON.
+use poem::Request;
 use poem_openapi::param::Query;
-use poem_openapi::payload::{Form, Html};
+use poem_openapi::payload::{Form, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use url::Url;
 
 use super::ApiTags;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::flows::verification::{self, LinkOutcome};
 use crate::mail::text::escape_html;
@@ -26,6 +27,29 @@ pub enum VerifyResponse {
         #[oai(header = "Referrer-Policy")] String,
         #[oai(header = "Content-Security-Policy")] String,
     ),
+    /// The ticket is missing or the form is malformed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// A form posted from another site (the confirmation page posts from this service's own origin).
+    #[oai(status = 403)]
+    CrossSite(Json<ErrorBody>),
+    /// The form is too large.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not a form.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+}
+
+/// Whether the browser says the form comes from another site: `Sec-Fetch-Site` other than `same-origin`
+/// or `none` (typed in, opened from a mail client), or an `Origin` other than this service's. Clients that
+/// send neither header (no browser) are not affected.
+fn cross_site(req: &Request, own_origin: &str) -> bool {
+    let fetch_site = req.header("sec-fetch-site").map(str::to_ascii_lowercase);
+    if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
+        return true;
+    }
+    req.header("origin").is_some_and(|origin| !origin.eq_ignore_ascii_case(own_origin))
 }
 
 #[derive(Object, serde::Deserialize)]
@@ -115,7 +139,16 @@ impl VerifyApi {
     /// Uses the ticket once and redirects to `redirectTo` with `refreshToken` and `type`, or with `error`
     /// and `errorDescription`.
     #[oai(path = "/verify", method = "post", operation_id = "verifyTicketConfirm")]
-    async fn verify_post(&self, form: Form<VerifyForm>) -> VerifyResponse {
+    async fn verify_post(&self, req: &Request, form: Form<VerifyForm>) -> VerifyResponse {
+        let own_origin = self.state.config.http.server_url.origin().ascii_serialization();
+        if cross_site(req, &own_origin) {
+            tracing::warn!("a ticket was posted to /verify from another site; refused");
+            return VerifyResponse::CrossSite(Json(ErrorBody {
+                status: 403,
+                error: "cross-site-request".into(),
+                message: "Tickets are only accepted from this service's own confirmation page".into(),
+            }));
+        }
         redirect(verification::follow_link(&self.state, &form.0.ticket, form.0.redirect_to.as_deref()).await)
     }
 }

@@ -14,6 +14,27 @@ use tokio::sync::Semaphore;
 use crate::config::PasswordConfig;
 use crate::error::AuthError;
 
+/// The longest password accepted (the reference API's `maxLength`).
+pub const PASSWORD_MAX_CHARS: usize = 50;
+
+/// A new password: at least `min_length` characters (`AUTH_PASSWORD_MIN_LENGTH`), at most
+/// [`PASSWORD_MAX_CHARS`]. Every path that sets a password checks this.
+pub fn check_new_password(password: &SecretString, min_length: usize) -> Result<(), AuthError> {
+    let length = password.expose_secret().chars().count();
+    if length < min_length {
+        return Err(AuthError::PasswordTooShort);
+    }
+    check_presented_password(password)
+}
+
+/// A password presented at sign-in: one longer than any that can be set is refused before it is hashed.
+pub fn check_presented_password(password: &SecretString) -> Result<(), AuthError> {
+    if password.expose_secret().chars().count() > PASSWORD_MAX_CHARS {
+        return Err(AuthError::InvalidRequest(format!("password must be at most {PASSWORD_MAX_CHARS} characters")));
+    }
+    Ok(())
+}
+
 pub fn argon2_params(config: &PasswordConfig) -> Result<Params, String> {
     Params::new(config.memory_kib, config.iterations, config.parallelism, None).map_err(|e| e.to_string())
 }

@@ -16,6 +16,7 @@ pub async fn signin_email_password(
     email: Email,
     password: SecretString,
 ) -> Result<Session, AuthError> {
+    crate::domain::password::check_presented_password(&password)?;
     let client = db::client(&state.pool).await?;
     let credentials = db::users::select_credentials_by_email(&client, email.as_str()).await?;
     let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());

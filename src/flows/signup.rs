@@ -1,7 +1,7 @@
 //! Sign-up with email and password. The user and their roles are inserted in one transaction, so a refused
 //! sign-up stores nothing. When new users are disabled or a verified email is required, no session is
 //! returned (the user verifies their email first).
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -12,19 +12,9 @@ use crate::error::AuthError;
 use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
 
-/// The reference API's `maxLength` for passwords: a longer one could never be used to sign in.
-pub const PASSWORD_MAX_CHARS: usize = 50;
-
 /// Checks a new password against the configured policy; every path that sets a password calls this.
 pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
-    let length = password.expose_secret().chars().count();
-    if length < state.config.users.password_min_length {
-        return Err(AuthError::PasswordTooShort);
-    }
-    if length > PASSWORD_MAX_CHARS {
-        return Err(AuthError::InvalidRequest(format!("password must be at most {PASSWORD_MAX_CHARS} characters")));
-    }
-    Ok(())
+    crate::domain::password::check_new_password(password, state.config.users.password_min_length)
 }
 
 pub async fn signup_email_password(

@@ -197,3 +197,39 @@ async fn an_adopted_account_with_a_second_factor_never_signs_in_with_one_factor(
     // A session that already exists (signed in with both factors under nhost) keeps refreshing.
     assert_eq!(app.refresh(session["refreshToken"].as_str().unwrap()).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_ticket_posted_to_verify_from_another_site_is_refused() {
+    let (app, maildev) = spawn(&[("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true")]).await;
+    app.post("/signin/passwordless/email", json!({"email": "csrf@example.com"})).await;
+    let message = mail(&app, &maildev, "csrf@example.com", "signinPasswordless", 1).await;
+    let ticket = message["headers"]["x-ticket"].as_str().unwrap();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("ticket", ticket)
+        .append_pair("redirectTo", CLIENT)
+        .finish();
+    let post = |headers: Vec<(&'static str, &'static str)>| {
+        let mut request =
+            app.client.post("/verify").content_type("application/x-www-form-urlencoded").body(form.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    for headers in [
+        vec![("Origin", "https://evil.example")],
+        vec![("Sec-Fetch-Site", "cross-site")],
+        vec![("Origin", "null")],
+        vec![("Sec-Fetch-Site", "same-site"), ("Origin", "https://sub.localhost:4000")],
+    ] {
+        let reply = Reply::read(post(headers.clone()).await.0).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{headers:?}: {}", reply.text);
+        assert_eq!(reply.error_code(), "cross-site-request");
+    }
+    assert_eq!(app.count("select count(*) from auth.one_time_codes where used_at is null").await, 1, "not used");
+    // The confirmation page's own post comes from the service's origin.
+    let reply =
+        Reply::read(post(vec![("Origin", "http://localhost:4000"), ("Sec-Fetch-Site", "same-origin")]).await.0).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.text);
+    assert!(reply.headers["location"].to_str().unwrap().contains("refreshToken="));
+}

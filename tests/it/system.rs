@@ -2,6 +2,7 @@ use poem::http::StatusCode;
 use serde_json::json;
 
 use crate::helpers::TestApp;
+use crate::helpers::app::Reply;
 
 #[tokio::test]
 async fn healthz_answers_get_and_head() {
@@ -52,6 +53,45 @@ async fn openapi_document_and_docs_page_are_served() {
     docs.assert_status_is_ok();
     let html = docs.0.into_body().into_string().await.unwrap();
     assert!(html.contains("<html") || html.contains("<!DOCTYPE"), "docs page is HTML");
+    assert!(html.contains(r#""additionalProperties":false"#), "the docs page shows the published document");
+}
+
+#[tokio::test]
+async fn the_openapi_document_says_what_the_service_does() {
+    let app = TestApp::spawn_with(&[("AUTH_PASSWORD_MIN_LENGTH", "9")]).await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let schema = |name: &str| spec["components"]["schemas"][name].clone();
+    let response = |path: &str, method: &str, status: &str| spec["paths"][path][method]["responses"][status].clone();
+
+    // The JWKS is an object with a key list, as served.
+    let jwks = response("/.well-known/jwks.json", "get", "200");
+    assert_eq!(jwks["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/JWKSet");
+    assert_eq!(schema("JWKSet")["properties"]["keys"]["type"], "array");
+    // Values that may be null say so.
+    assert_eq!(schema("User")["properties"]["activeMfaType"]["nullable"], true);
+    assert_eq!(schema("SignInEmailPasswordResponse")["properties"]["mfa"]["nullable"], true);
+    // Every answer the service gives is documented.
+    for status in ["302", "200", "400"] {
+        assert!(response("/verify", "get", status).is_object(), "GET /verify {status}");
+    }
+    for status in ["302", "400", "403", "413", "415"] {
+        assert!(response("/verify", "post", status).is_object(), "POST /verify {status}");
+    }
+    for status in ["200", "400", "401", "413", "415"] {
+        assert!(response("/hasura/actions", "post", status).is_object(), "actions {status}");
+    }
+    // Validation rules are published.
+    let signup = schema("SignUpEmailPasswordRequest");
+    assert_eq!(signup["additionalProperties"], false);
+    assert_eq!(signup["properties"]["email"]["format"], "email");
+    assert_eq!(signup["properties"]["password"]["minLength"], 9);
+    assert_eq!(signup["properties"]["password"]["maxLength"], 50);
+    assert_eq!(schema("SignUpOptions")["additionalProperties"], false);
+    assert_eq!(schema("SignUpOptions")["properties"]["metadata"]["type"], "object");
+    assert!(schema("SignInEmailPasswordRequest")["properties"]["password"].get("minLength").is_none());
+    assert!(schema("WebhookRequest").get("additionalProperties").is_none_or(|v| v != false), "Hasura may add fields");
+    // A real parser agrees the document is valid JSON with an OpenAPI version.
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
 }
 
 #[tokio::test]
@@ -73,6 +113,13 @@ async fn unknown_routes_and_methods_get_json_errors_with_a_request_id() {
     let wrong_method = app.get("/signin/email-password", None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.error_code(), "method-not-allowed");
+    assert_eq!(wrong_method.headers["allow"], "POST");
+    let verify = Reply::read(app.client.delete("/verify").send().await.0).await;
+    assert_eq!(verify.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(verify.headers["allow"], "GET, HEAD, POST");
+    let pat = Reply::read(app.client.get(format!("/user/pats/{}", uuid::Uuid::new_v4())).send().await.0).await;
+    assert_eq!(pat.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(pat.headers["allow"], "DELETE");
 }
 
 #[tokio::test]

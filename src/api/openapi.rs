@@ -1,0 +1,151 @@
+//! The published OpenAPI document: poem-openapi's, generated from the handlers, plus the rules its derive
+//! cannot express, so that the document says what the service enforces:
+//! - request objects refuse unknown fields (`additionalProperties: false`; Hasura's webhook body excepted);
+//! - `email` and `newEmail` are email addresses, `metadata` is an object;
+//! - a password being set is between `AUTH_PASSWORD_MIN_LENGTH` and 50 characters.
+//!
+//! It is built once at start, served at `/openapi.json` and inside the `/docs` page, and gives the `Allow`
+//! header of a `405`.
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::domain::password::PASSWORD_MAX_CHARS;
+
+/// Request objects that accept fields they do not know: Hasura may add headers or request fields.
+const LENIENT: &[&str] = &["WebhookRequest"];
+
+/// Where a password is chosen (signing in takes any length up to the maximum).
+const NEW_PASSWORD_SCHEMAS: &[&str] = &["SignUpEmailPasswordRequest", "UserPasswordRequest", "UserDeanonymizeRequest"];
+
+/// The generated document (`spec`, as JSON text) with the rules above added.
+pub fn publish(spec: &str, config: &Config) -> Value {
+    let mut document: Value = serde_json::from_str(spec).unwrap_or_default();
+    let request_schemas = request_schema_names(&document);
+    let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
+        return document;
+    };
+    for name in &request_schemas {
+        let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) else { continue };
+        if !LENIENT.contains(&name.as_str()) {
+            schema.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        for (property, rules) in properties.iter_mut() {
+            let Some(rules) = rules.as_object_mut() else { continue };
+            match property.as_str() {
+                "email" | "newEmail" => {
+                    rules.insert("format".into(), json!("email"));
+                    rules.insert("maxLength".into(), json!(254));
+                }
+                "metadata" => {
+                    rules.insert("type".into(), json!("object"));
+                }
+                "password" | "newPassword" => {
+                    rules.insert("maxLength".into(), json!(PASSWORD_MAX_CHARS));
+                    if NEW_PASSWORD_SCHEMAS.contains(&name.as_str()) {
+                        rules.insert("minLength".into(), json!(config.users.password_min_length));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    document
+}
+
+/// The component schemas a request body refers to, directly or through their properties.
+fn request_schema_names(document: &Value) -> Vec<String> {
+    let mut pending: Vec<String> = Vec::new();
+    for operations in document["paths"].as_object().into_iter().flat_map(Map::values) {
+        for operation in operations.as_object().into_iter().flat_map(Map::values) {
+            for media in operation["requestBody"]["content"].as_object().into_iter().flat_map(Map::values) {
+                collect_refs(&media["schema"], &mut pending);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    while let Some(name) = pending.pop() {
+        if names.contains(&name) {
+            continue;
+        }
+        collect_refs(&document["components"]["schemas"][&name], &mut pending);
+        names.push(name);
+    }
+    names
+}
+
+fn collect_refs(schema: &Value, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(fields) => {
+            if let Some(name) = fields.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()) {
+                out.push(name.to_string());
+            }
+            fields.values().for_each(|value| collect_refs(value, out));
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, out)),
+        _ => {}
+    }
+}
+
+/// The methods each documented path answers, for the `Allow` header of a `405`.
+#[derive(Debug, Default)]
+pub struct AllowedMethods {
+    routes: Vec<(Vec<String>, String)>,
+}
+
+impl AllowedMethods {
+    /// From the document's paths, under the API prefix, plus the document and docs pages themselves.
+    pub fn new(document: &Value, prefix: &str) -> Self {
+        let mut routes: Vec<(Vec<String>, String)> = Vec::new();
+        let documented = document["paths"].as_object().into_iter().flat_map(Map::iter);
+        let served = [("/openapi.json".to_string(), vec!["GET"]), ("/docs".to_string(), vec!["GET"])];
+        let documented = documented.map(|(path, operations)| {
+            let methods = operations.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            (path.clone(), methods)
+        });
+        for (path, methods) in documented.collect::<Vec<(String, Vec<&str>)>>().into_iter().chain(served) {
+            let mut methods: Vec<String> = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+            if methods.iter().any(|m| m == "GET") && !methods.iter().any(|m| m == "HEAD") {
+                methods.push("HEAD".into());
+            }
+            methods.sort();
+            routes.push((segments(&format!("{prefix}{path}")), methods.join(", ")));
+        }
+        AllowedMethods { routes }
+    }
+
+    /// The `Allow` value for a request path, if a documented path matches it.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        let requested = segments(path);
+        self.routes
+            .iter()
+            .find(|(pattern, _)| {
+                pattern.len() == requested.len()
+                    && pattern.iter().zip(&requested).all(|(p, r)| p == r || (p.starts_with('{') && p.ends_with('}')))
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/').filter(|segment| !segment.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_match_templates_under_the_prefix() {
+        let document = json!({"paths": {
+            "/user/pats/{id}": {"delete": {}},
+            "/verify": {"get": {}, "post": {}},
+        }});
+        let allowed = AllowedMethods::new(&document, "/v1");
+        assert_eq!(allowed.for_path("/v1/user/pats/123"), Some("DELETE"));
+        assert_eq!(allowed.for_path("/v1/verify"), Some("GET, HEAD, POST"));
+        assert_eq!(allowed.for_path("/v1/openapi.json"), Some("GET, HEAD"));
+        assert_eq!(allowed.for_path("/verify"), None);
+        assert_eq!(allowed.for_path("/v1/user/pats"), None);
+    }
+}
