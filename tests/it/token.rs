@@ -164,7 +164,7 @@ async fn a_client_rotating_in_a_loop_while_its_sessions_are_revoked_ends_up_with
     let app = TestApp::spawn_with(&[("AUTH_DATABASE_POOL_SIZE", "8")]).await;
     let session = app.signed_up_session("loop@example.com").await;
     let mut total = 0;
-    for round in 0..8 {
+    for round in 0..10 {
         let session = if round == 0 {
             session.clone()
         } else {
@@ -172,7 +172,7 @@ async fn a_client_rotating_in_a_loop_while_its_sessions_are_revoked_ends_up_with
         };
         let access_token = session["accessToken"].as_str().unwrap().to_string();
         let rotations = std::cell::Cell::new(0);
-        let revoke_after = 10 + round * 3;
+        let revoke_after = 15 + round * 2;
         let revoke = async {
             while rotations.get() < revoke_after {
                 tokio::task::yield_now().await;
@@ -185,7 +185,7 @@ async fn a_client_rotating_in_a_loop_while_its_sessions_are_revoked_ends_up_with
         assert_eq!(app.refresh(&last).await.status, StatusCode::UNAUTHORIZED, "round {round}: a token survived");
         assert_eq!(app.count("select count(*) from auth.refresh_tokens where revoked_at is null").await, 0);
     }
-    assert!(total >= 100, "only {total} rotations");
+    assert!(total >= 200, "only {total} rotations");
 }
 
 #[tokio::test]
