@@ -40,7 +40,8 @@ pub struct AppState {
 impl AppState {
     /// Builds the state from a validated configuration. The pool connects lazily.
     pub fn build(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!("HASURA_GRAPHQL_JWT_SECRET: {e}"))?;
+        let keys = JwtKeys::from_config(&config.jwt)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", crate::jwt::config::JWT_SECRET.name))?;
         let passwords = PasswordHasher::new(&config.passwords).map_err(|e| anyhow::anyhow!("{e}"))?;
         let pool = {
             use secrecy::ExposeSecret;

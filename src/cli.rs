@@ -12,7 +12,9 @@ use crate::app::{self, AppState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
+use crate::db::config::CONNECTION_URL;
 use crate::jwt::JwtKeys;
+use crate::jwt::config::JWT_SECRET;
 
 #[derive(Debug, Parser)]
 #[command(name = "hauth", version, about = "Authentication for the Hasura GraphQL engine")]
@@ -54,15 +56,17 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the configuration and print it with secrets redacted.
     Check,
+    /// Print every setting as a Markdown table (the README's).
+    Docs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum HasuraCommand {
-    /// Print the HASURA_GRAPHQL_JWT_SECRET Hasura needs to trust this service.
+    /// Print the JWT secret Hasura needs to trust this service.
     JwtSecret,
 }
 
-/// The `HASURA_GRAPHQL_JWT_SECRET` for Hasura: the JWKS URL for asymmetric keys, the shared key for HS*.
+/// Hasura's JWT secret setting for this service: the JWKS URL for asymmetric keys, the shared key for HS*.
 pub fn hasura_jwt_secret(config: &Config, keys: &JwtKeys) -> serde_json::Value {
     let secret = &config.jwt.secret;
     let mut out = serde_json::Map::new();
@@ -112,12 +116,14 @@ async fn shutdown_signal(token: tokio_util::sync::CancellationToken) {
     token.cancel();
 }
 
-async fn serve_with(config: Config) -> anyhow::Result<()> {
+/// Builds the application state (parsing the keys, once) and serves until a shutdown signal.
+async fn serve_with(config: Config, announce: impl FnOnce(&AppState)) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log.filter, config.log.json);
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
     let state = AppState::build(config, Clock::System)?;
+    announce(&state);
     let token = tokio_util::sync::CancellationToken::new();
     tokio::spawn(shutdown_signal(token.clone()));
     app::serve(state, token).await
@@ -175,24 +181,26 @@ async fn dev_with(data_dir: &Path, cluster: &crate::pgcluster::PrivateCluster) -
     let mut default = |name: &str, value: String| {
         vars.entry(name.to_string()).or_insert(value);
     };
-    default("DATABASE_URL", cluster.url("postgres"));
-    default("HASURA_GRAPHQL_JWT_SECRET", serde_json::json!({"type": "HS256", "key": key}).to_string());
-    default("AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED", "false".into());
-    default("AUTH_LOG_FORMAT", "text".into());
+    default(CONNECTION_URL.name, cluster.url("postgres"));
+    default(JWT_SECRET.name, serde_json::json!({"type": "HS256", "key": key}).to_string());
+    default(crate::domain::user::EMAIL_VERIFIED_REQUIRED.name, "false".into());
+    default(crate::telemetry::LOG_FORMAT.name, "text".into());
     // A development server is for this machine only.
-    default("AUTH_HOST", "127.0.0.1".into());
+    default(crate::api::config::HOST.name, "127.0.0.1".into());
     let config = load_config(&vars)?;
-    let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!(e))?;
-    println!("hauth dev: Postgres on 127.0.0.1:{pg_port} (data in {})", cluster.data_dir.display());
-    println!("hauth dev: API on {}", config.http.server_url);
-    println!("HASURA_GRAPHQL_JWT_SECRET='{}'", hasura_jwt_secret(&config, &keys));
-    serve_with(config).await
+    let data_dir = cluster.data_dir.display().to_string();
+    serve_with(config, |state| {
+        println!("hauth dev: Postgres on 127.0.0.1:{pg_port} (data in {data_dir})");
+        println!("hauth dev: API on {}", state.config.http.server_url);
+        println!("{}='{}'", JWT_SECRET.name, hasura_jwt_secret(&state.config, &state.keys));
+    })
+    .await
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let vars: HashMap<String, String> = std::env::vars().collect();
     match cli.command {
-        Command::Serve => serve_with(load_config(&vars)?).await,
+        Command::Serve => serve_with(load_config(&vars)?, |_| ()).await,
         Command::Dev { data_dir, pg_port } => dev(&data_dir, pg_port).await,
         Command::Migrate => {
             let config = load_config(&vars)?;
@@ -201,12 +209,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("applied {} migration(s): {applied:?}", applied.len());
             Ok(())
         }
+        Command::Config { command: ConfigCommand::Docs } => {
+            print!("{}", crate::config::settings_table());
+            Ok(())
+        }
         Command::Config { command: ConfigCommand::Check } => {
             let config = load_config(&vars)?;
+            JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!("{}: {e}", JWT_SECRET.name))?;
             for warning in config.warnings() {
                 eprintln!("warning: {warning}");
             }
-            print!("{}", config.redacted());
+            print!("{}", config.redacted(&vars));
             Ok(())
         }
         Command::Hasura { command: HasuraCommand::JwtSecret } => {

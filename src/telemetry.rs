@@ -1,13 +1,44 @@
-//! Logging: `tracing` with an env-style filter (`AUTH_LOG_LEVEL`, or `RUST_LOG` when set), JSON lines by
-//! default. Secrets never reach the log: they are `SecretString`s and handlers never log request bodies.
+//! Logging: `tracing` with an env-style filter, JSON lines by default. Secrets never reach the log: they
+//! are `SecretString`s and handlers never log request bodies.
 use tracing_subscriber::EnvFilter;
 
+use crate::config::env::{Env, Setting};
+
+pub const LOG_LEVEL: Setting = Setting::new(
+    "AUTH_LOG_LEVEL",
+    Some("info"),
+    "log filter, e.g. `info` or `warn,hauth=debug` (`debug` when debugging is on)",
+)
+.aliases(&["RUST_LOG"]);
+pub const LOG_FORMAT: Setting = Setting::new("AUTH_LOG_FORMAT", Some("json"), "`json` or `text`; logs go to stderr");
+pub const DEBUG: Setting = Setting::new("AUTH_DEBUG", Some("false"), "debug logs (nhost's)");
+pub const LOG_FORMAT_TEXT: Setting = Setting::new("AUTH_LOG_FORMAT_TEXT", Some("false"), "text logs (nhost's)");
+
+pub const SETTINGS: &[&Setting] = &[&LOG_LEVEL, &LOG_FORMAT, &DEBUG, &LOG_FORMAT_TEXT];
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub filter: String,
+    pub json: bool,
+}
+
+impl LogConfig {
+    pub fn load(env: &mut Env) -> LogConfig {
+        let debug = env.flag(&DEBUG);
+        let text_logs = env.flag(&LOG_FORMAT_TEXT);
+        let filter = match env.raw(&LOG_LEVEL) {
+            Some(filter) => filter,
+            None if debug => "debug".to_string(),
+            None => LOG_LEVEL.default.unwrap_or("info").to_string(),
+        };
+        env.show(&LOG_LEVEL, filter.clone());
+        let format = env.string(&LOG_FORMAT);
+        LogConfig { filter, json: !text_logs && format.eq_ignore_ascii_case("json") }
+    }
+}
+
 pub fn init(filter: &str, json: bool) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .or_else(|| EnvFilter::try_new(filter).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour codes only for a person at a terminal, never in files or log collectors.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

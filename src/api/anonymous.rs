@@ -35,7 +35,7 @@ impl AnonymousApi {
     /// Sign in anonymously
     ///
     /// Creates an anonymous user (role `anonymous`, no email) and returns their session. Needs
-    /// `AUTH_ANONYMOUS_USERS_ENABLED`.
+    /// when anonymous users are enabled.
     #[oai(path = "/signin/anonymous", method = "post", operation_id = "signInAnonymous")]
     async fn signin_anonymous(
         &self,

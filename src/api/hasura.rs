@@ -84,7 +84,7 @@ pub enum ActionResponse {
     Conflict(Json<ActionError>),
     #[oai(status = 429)]
     TooManyRequests(Json<ActionError>),
-    /// The body is larger than `AUTH_MAX_BODY_BYTES` (refused before it reaches the action handler).
+    /// The body is larger than the configured limit (refused before it reaches the action handler).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
     /// The body is not JSON.
@@ -274,7 +274,7 @@ impl HasuraApi {
         let authorised = match &self.state.config.hooks.actions_secret {
             Some(expected) => secret_matches(req.header(ACTIONS_SECRET_HEADER), expected),
             None => {
-                tracing::warn!("action call refused: AUTH_ACTIONS_SECRET is not set");
+                tracing::warn!("action call refused: {} is not set", crate::flows::config::ACTIONS_SECRET.name);
                 false
             }
         };

@@ -1,11 +1,12 @@
 //! The HTTP edge: the only module that imports poem. One API struct per tag of the reference API; handlers
 //! parse the request into domain values, call one flow and map the result. `routes` adds the OpenAPI
 //! document (`/openapi.json`), a human docs page (`/docs`) and the request context middleware, all under
-//! `AUTH_API_PREFIX`.
+//! the configured route prefix.
 pub mod account;
 pub mod anonymous;
 pub mod authentication;
 pub mod body;
+pub mod config;
 pub mod context;
 pub mod error;
 pub mod hasura;

@@ -2,7 +2,7 @@
 //! cannot express, so that the document says what the service enforces:
 //! - request objects refuse unknown fields (`additionalProperties: false`; Hasura's webhook body excepted);
 //! - `email` and `newEmail` are email addresses, `metadata` is an object;
-//! - a password being set is between `AUTH_PASSWORD_MIN_LENGTH` and 50 characters.
+//! - a password being set is between the configured minimum length and 50 characters.
 //!
 //! It is built once at start, served at `/openapi.json` and inside the `/docs` page, and gives the `Allow`
 //! header of a `405`.
@@ -43,7 +43,7 @@ pub fn publish(spec: &str, config: &Config) -> Value {
                 "password" | "newPassword" => {
                     rules.insert("maxLength".into(), json!(PASSWORD_MAX_CHARS));
                     if NEW_PASSWORD_SCHEMAS.contains(&name.as_str()) {
-                        rules.insert("minLength".into(), json!(config.users.password_min_length));
+                        rules.insert("minLength".into(), json!(config.passwords.min_length));
                     }
                 }
                 _ => {}

@@ -4,6 +4,7 @@
 //! never see a raw `tokio_postgres::Error`.
 pub mod claims;
 pub mod code_guards;
+pub mod config;
 pub mod migrate;
 pub mod outbox;
 pub mod pat;
@@ -40,7 +41,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
 /// Builds the connection pool, with TLS as the URL's `sslmode` says. Connections are opened lazily; see
 /// [`ping`].
 pub fn connect(url: &str, max_size: usize) -> anyhow::Result<Pool> {
-    let target = tls::target(url).context("DATABASE_URL")?;
+    let target = tls::target(url).context(config::CONNECTION_URL.name)?;
     let manager = deadpool_postgres::Manager::from_config(
         target.config,
         target.tls,

@@ -1,4 +1,4 @@
-//! Custom Hasura claims in nhost's format (`AUTH_JWT_CUSTOM_CLAIMS`): a claim name mapped to a path into the
+//! Custom Hasura claims in nhost's format: a claim name mapped to a path into the
 //! user, e.g. `{"admin": "metadata.isAdmin", "roles": "roles[].role"}`. Paths are dot-separated; a `[]` (or
 //! `[*]`) suffix walks every element of an array and collects the results. They are evaluated over a JSON
 //! document of the user (its columns under their GraphQL names, `metadata`, and the relationships `roles`,
@@ -56,6 +56,25 @@ pub struct CustomClaim {
     default: Option<Value>,
 }
 
+/// A problem with the configured claims, or (`in_defaults`) with their defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimsError {
+    pub in_defaults: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for ClaimsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ClaimsError> for String {
+    fn from(error: ClaimsError) -> String {
+        error.message
+    }
+}
+
 /// Every configured custom claim.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CustomClaims(pub Vec<CustomClaim>);
@@ -94,29 +113,31 @@ impl CustomClaim {
 }
 
 impl CustomClaims {
-    /// Parses `AUTH_JWT_CUSTOM_CLAIMS` and `AUTH_JWT_CUSTOM_CLAIMS_DEFAULTS` (keyed by the unprefixed name).
-    pub fn parse(claims: Option<&str>, defaults: Option<&str>) -> Result<Self, String> {
+    /// Parses the claims (`{"name": "path"}`) and their defaults (keyed by the unprefixed name). An error
+    /// says which of the two is wrong.
+    pub fn parse(claims: Option<&str>, defaults: Option<&str>) -> Result<Self, ClaimsError> {
+        let in_claims = |message: String| ClaimsError { in_defaults: false, message };
+        let in_defaults = |message: String| ClaimsError { in_defaults: true, message };
         let claims: BTreeMap<String, String> = match claims {
             None => return Ok(CustomClaims::default()),
             Some(raw) => serde_json::from_str(raw)
-                .map_err(|e| format!("AUTH_JWT_CUSTOM_CLAIMS must be a JSON object of name → path ({e})"))?,
+                .map_err(|e| in_claims(format!("must be a JSON object of name → path ({e})")))?,
         };
         let mut defaults: BTreeMap<String, Value> = match defaults {
             None => BTreeMap::new(),
-            Some(raw) => serde_json::from_str(raw)
-                .map_err(|e| format!("AUTH_JWT_CUSTOM_CLAIMS_DEFAULTS must be a JSON object ({e})"))?,
+            Some(raw) => serde_json::from_str(raw).map_err(|e| in_defaults(format!("must be a JSON object ({e})")))?,
         };
         let mut parsed = Vec::new();
         for (name, path) in claims {
             let key = claim_key(&name);
             if BUILT_IN.contains(&key.as_str()) {
-                return Err(format!("AUTH_JWT_CUSTOM_CLAIMS: {name:?} would replace the built-in claim {key}"));
+                return Err(in_claims(format!("{name:?} would replace the built-in claim {key}")));
             }
-            let steps = parse_path(&path).map_err(|e| format!("AUTH_JWT_CUSTOM_CLAIMS[{name}]: {e}"))?;
+            let steps = parse_path(&path).map_err(|e| in_claims(format!("[{name}]: {e}")))?;
             parsed.push(CustomClaim { key, steps, default: defaults.remove(&name) });
         }
         if let Some(unused) = defaults.keys().next() {
-            return Err(format!("AUTH_JWT_CUSTOM_CLAIMS_DEFAULTS: {unused:?} is not a configured claim"));
+            return Err(in_defaults(format!("{unused:?} is not a configured claim")));
         }
         Ok(CustomClaims(parsed))
     }
@@ -233,7 +254,7 @@ mod tests {
     #[test]
     fn built_in_claims_cannot_be_replaced() {
         let error = CustomClaims::parse(Some(r#"{"user-id": "email"}"#), None);
-        assert!(error.is_err_and(|e| e.contains("built-in")));
+        assert!(error.is_err_and(|e| e.message.contains("built-in") && !e.in_defaults));
         let error = CustomClaims::parse(Some(r#"{"X-Hasura-Default-Role": "email"}"#), None);
         assert!(error.is_err());
     }

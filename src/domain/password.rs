@@ -11,13 +11,63 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-use crate::config::PasswordConfig;
+use crate::config::env::{Env, Setting};
 use crate::error::AuthError;
+
+pub const MIN_LENGTH: Setting = Setting::new("AUTH_PASSWORD_MIN_LENGTH", Some("3"), "shortest password accepted");
+pub const HASH_MEMORY_KIB: Setting = Setting::new(
+    "AUTH_PASSWORD_HASH_MEMORY_KIB",
+    Some("19456"),
+    "argon2id memory (OWASP's parameters by default); hashes with other parameters are upgraded at sign-in",
+);
+pub const HASH_ITERATIONS: Setting = Setting::new("AUTH_PASSWORD_HASH_ITERATIONS", Some("2"), "argon2id passes");
+pub const HASH_PARALLELISM: Setting = Setting::new("AUTH_PASSWORD_HASH_PARALLELISM", Some("1"), "argon2id lanes");
+pub const HASH_CONCURRENCY: Setting = Setting::new(
+    "AUTH_PASSWORD_HASH_CONCURRENCY",
+    Some("<CPU count>"),
+    "password hashes computed at once, on the blocking pool",
+);
+
+pub const SETTINGS: &[&Setting] =
+    &[&MIN_LENGTH, &HASH_MEMORY_KIB, &HASH_ITERATIONS, &HASH_PARALLELISM, &HASH_CONCURRENCY];
+
+/// The password policy and the argon2id parameters of new hashes.
+#[derive(Clone, Debug)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// How many hashes may run at once on the blocking pool.
+    pub max_concurrent_hashes: usize,
+}
+
+impl PasswordConfig {
+    pub fn load(env: &mut Env) -> PasswordConfig {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let max_concurrent_hashes = env.optional(&HASH_CONCURRENCY).unwrap_or(cpus);
+        env.show(&HASH_CONCURRENCY, max_concurrent_hashes.to_string());
+        if max_concurrent_hashes == 0 {
+            env.problem(&HASH_CONCURRENCY, "must be at least 1");
+        }
+        let config = PasswordConfig {
+            min_length: env.parsed(&MIN_LENGTH),
+            memory_kib: env.parsed(&HASH_MEMORY_KIB),
+            iterations: env.parsed(&HASH_ITERATIONS),
+            parallelism: env.parsed(&HASH_PARALLELISM),
+            max_concurrent_hashes,
+        };
+        if let Err(error) = argon2_params(&config) {
+            env.problem(&HASH_MEMORY_KIB, format!("with the iterations and parallelism: {error}"));
+        }
+        config
+    }
+}
 
 /// The longest password accepted (the reference API's `maxLength`).
 pub const PASSWORD_MAX_CHARS: usize = 50;
 
-/// A new password: at least `min_length` characters (`AUTH_PASSWORD_MIN_LENGTH`), at most
+/// A new password: at least `min_length` characters (the configured minimum), at most
 /// [`PASSWORD_MAX_CHARS`]. Every path that sets a password checks this.
 pub fn check_new_password(password: &SecretString, min_length: usize) -> Result<(), AuthError> {
     let length = password.expose_secret().chars().count();
@@ -150,7 +200,7 @@ mod tests {
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     fn cheap() -> PasswordConfig {
-        PasswordConfig { memory_kib: 1024, iterations: 1, parallelism: 1, max_concurrent_hashes: 2 }
+        PasswordConfig { min_length: 3, memory_kib: 1024, iterations: 1, parallelism: 1, max_concurrent_hashes: 2 }
     }
 
     #[tokio::test]

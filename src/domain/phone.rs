@@ -44,7 +44,7 @@ impl PhoneNumber {
         &self.0
     }
 
-    /// Whether `region` names a region libphonenumber knows (used to validate `AUTH_SMS_DEFAULT_REGION`).
+    /// Whether `region` names a region libphonenumber knows (used to validate the default region setting).
     pub fn is_known_region(region: &str) -> bool {
         region.trim().to_ascii_uppercase().parse::<phonenumber::country::Id>().is_ok()
     }

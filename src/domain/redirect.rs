@@ -1,5 +1,5 @@
-//! Where users may be sent back to. A `redirectTo` must match `AUTH_CLIENT_URL` or one of
-//! `AUTH_ACCESS_CONTROL_ALLOWED_REDIRECT_URLS`, with nhost's rules: each entry is a glob (`*` within one
+//! Where users may be sent back to. A `redirectTo` must match the client URL or one of the allowed
+//! redirect URLs, with nhost's rules: each entry is a glob (`*` within one
 //! path segment or host label, `**` across them) that also covers its sub-paths, an entry without a port
 //! also matches the scheme's default port written out, and the candidate's query and fragment are ignored.
 //! Anything else is refused with `redirectTo-not-allowed`; nothing unchecked ever lands in a `Location`.

@@ -9,8 +9,95 @@ use regex::Regex;
 use uuid::Uuid;
 
 use super::Email;
-use crate::config::UserConfig;
+use crate::config::env::{Env, Setting};
 use crate::error::AuthError;
+
+pub const DEFAULT_ROLE: Setting = Setting::new("AUTH_USER_DEFAULT_ROLE", Some("user"), "the default role of new users");
+pub const DEFAULT_ALLOWED_ROLES: Setting = Setting::new(
+    "AUTH_USER_DEFAULT_ALLOWED_ROLES",
+    Some("me"),
+    "roles a sign-up may ask for (comma-separated; the default role is always one)",
+);
+pub const LOCALE_DEFAULT: Setting = Setting::new("AUTH_LOCALE_DEFAULT", Some("en"), "locale of new users");
+pub const ALLOWED_LOCALES: Setting = Setting::new(
+    "AUTH_LOCALE_ALLOWED_LOCALES",
+    Some("en"),
+    "locales users may choose; another falls back to the default",
+);
+pub const DISABLE_SIGNUP: Setting =
+    Setting::new("AUTH_DISABLE_SIGNUP", Some("false"), "no new accounts (403 `signup-disabled`)");
+pub const DISABLE_NEW_USERS: Setting = Setting::new(
+    "AUTH_DISABLE_NEW_USERS",
+    Some("false"),
+    "new accounts start disabled, for an administrator to enable",
+);
+pub const EMAIL_VERIFIED_REQUIRED: Setting = Setting::new(
+    "AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED",
+    Some("true"),
+    "sign-up returns no session and sign-in refuses unverified emails",
+);
+pub const GRAVATAR_ENABLED: Setting = Setting::new("AUTH_GRAVATAR_ENABLED", Some("true"), "avatar URL at sign-up");
+pub const GRAVATAR_DEFAULT: Setting = Setting::new("AUTH_GRAVATAR_DEFAULT", Some("blank"), "Gravatar's default image");
+pub const GRAVATAR_RATING: Setting = Setting::new("AUTH_GRAVATAR_RATING", Some("g"), "Gravatar's rating");
+
+pub const SETTINGS: &[&Setting] = &[
+    &DEFAULT_ROLE,
+    &DEFAULT_ALLOWED_ROLES,
+    &LOCALE_DEFAULT,
+    &ALLOWED_LOCALES,
+    &DISABLE_SIGNUP,
+    &DISABLE_NEW_USERS,
+    &EMAIL_VERIFIED_REQUIRED,
+    &GRAVATAR_ENABLED,
+    &GRAVATAR_DEFAULT,
+    &GRAVATAR_RATING,
+];
+
+/// What new users get and may choose.
+#[derive(Clone, Debug)]
+pub struct UserConfig {
+    pub default_role: String,
+    pub default_allowed_roles: Vec<String>,
+    pub locale_default: String,
+    pub allowed_locales: Vec<String>,
+    pub disable_signup: bool,
+    pub disable_new_users: bool,
+    pub email_verified_required: bool,
+    pub gravatar_enabled: bool,
+    pub gravatar_default: String,
+    pub gravatar_rating: String,
+}
+
+impl UserConfig {
+    pub fn load(env: &mut Env) -> UserConfig {
+        let default_role = env.string(&DEFAULT_ROLE);
+        // As in nhost, the default role and locale always belong to their allowed lists.
+        let mut default_allowed_roles = env.list(&DEFAULT_ALLOWED_ROLES);
+        if !default_allowed_roles.contains(&default_role) {
+            default_allowed_roles.push(default_role.clone());
+        }
+        let locale_default = env.string(&LOCALE_DEFAULT);
+        if locale_default.chars().count() != 2 {
+            env.problem(&LOCALE_DEFAULT, "must be a two-letter locale");
+        }
+        let mut allowed_locales = env.list(&ALLOWED_LOCALES);
+        if !allowed_locales.contains(&locale_default) {
+            allowed_locales.push(locale_default.clone());
+        }
+        UserConfig {
+            default_role,
+            default_allowed_roles,
+            locale_default,
+            allowed_locales,
+            disable_signup: env.flag(&DISABLE_SIGNUP),
+            disable_new_users: env.flag(&DISABLE_NEW_USERS),
+            email_verified_required: env.flag(&EMAIL_VERIFIED_REQUIRED),
+            gravatar_enabled: env.flag(&GRAVATAR_ENABLED),
+            gravatar_default: env.string(&GRAVATAR_DEFAULT),
+            gravatar_rating: env.string(&GRAVATAR_RATING),
+        }
+    }
+}
 
 /// A stored user with their roles.
 #[derive(Debug, Clone)]
@@ -189,7 +276,6 @@ mod tests {
             default_allowed_roles: vec!["user".into(), "me".into(), "editor".into()],
             locale_default: "en".into(),
             allowed_locales: vec!["en".into(), "fr".into()],
-            password_min_length: 3,
             disable_signup: false,
             disable_new_users: false,
             email_verified_required: false,

@@ -1,6 +1,6 @@
 //! Code guessing, counted per account identifier (an email address or a phone number) across every code
-//! sent to it, so asking for a fresh code never restarts the count. After `AUTH_OTP_MAX_ATTEMPTS` wrong
-//! guesses within `AUTH_OTP_LOCKOUT_WINDOW` seconds, the current code is burnt and, for a window, no code is
+//! sent to it, so asking for a fresh code never restarts the count. After the configured number of wrong
+//! guesses within the lockout window, the current code is burnt and, for a window, no code is
 //! sent to or accepted for that identifier: `429 too-many-requests` with `Retry-After`.
 //!
 //! Guesses at addresses and numbers without an account count the same way, so a lockout tells nothing

@@ -9,7 +9,7 @@
 //!
 //! - `GET /user/pats` lists the caller's PATs and `DELETE /user/pats/{id}` revokes one.
 //!
-//! A PAT lives at most `AUTH_PAT_MAX_EXPIRES_IN` seconds. Signing out of all sessions, a password change
+//! A PAT lives at most the configured maximum. Signing out of all sessions, a password change
 //! and a reset by ticket delete a user's PATs too.
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
@@ -43,7 +43,8 @@ pub async fn create(
     let max_expires_in = state.config.session.pat_max_expires_in;
     if expires_at > now + TimeDelta::seconds(max_expires_in) {
         return Err(AuthError::InvalidRequest(format!(
-            "expiresAt must be at most {max_expires_in} seconds from now (AUTH_PAT_MAX_EXPIRES_IN)"
+            "expiresAt must be at most {max_expires_in} seconds from now ({})",
+            super::config::PAT_MAX_EXPIRES_IN.name
         )));
     }
     let metadata = crate::domain::user::optional_metadata(metadata)?;

@@ -4,11 +4,11 @@
 //! Every sign-in starts a token *family*, which holds one live token at a time. `POST /token` locks the
 //! owner's row, marks the presented token rotated and inserts its child in the same family. A rotated token
 //! presented again:
-//! - within `AUTH_REFRESH_TOKEN_REUSE_GRACE_PERIOD` seconds of its rotation gets the same child back (two
+//! - within the reuse grace period of its rotation gets the same child back (two
 //!   tabs refreshing at once share one chain);
 //! - after that window is treated as stolen: the whole family is revoked and the caller gets 401.
 //!
-//! `AUTH_SESSION_MAX_LIFETIME` bounds how long after sign-in a family can still be refreshed.
+//! The session's maximum lifetime, when set, bounds how long after sign-in a family can still be refreshed.
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -195,7 +195,7 @@ struct Lineage {
     signed_in_at: DateTime<Utc>,
 }
 
-/// Whether a session started at `signed_in_at` is past `AUTH_SESSION_MAX_LIFETIME`.
+/// Whether a session started at `signed_in_at` is past the session's maximum lifetime.
 fn past_max_lifetime(state: &AppState, signed_in_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     state.config.session.max_lifetime.is_some_and(|seconds| now >= signed_in_at + TimeDelta::seconds(seconds))
 }

@@ -14,7 +14,7 @@ use crate::flows::session::{SigninMethod, complete_signin};
 
 /// Checks a new password against the configured policy; every path that sets a password calls this.
 pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
-    crate::domain::password::check_new_password(password, state.config.users.password_min_length)
+    crate::domain::password::check_new_password(password, state.config.passwords.min_length)
 }
 
 pub async fn signup_email_password(

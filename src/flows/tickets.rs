@@ -4,7 +4,7 @@
 //! `<kind>:<128 random bits>`, nhost's shape. *Codes* (email and SMS OTPs) are six digits. Either way only
 //! a SHA-256 hash is stored; a code's hash is bound to its user and kind, since six digits alone collide.
 //! Each is single use, expires, replaces the previous one of its kind, and a code is burnt after
-//! `AUTH_OTP_MAX_ATTEMPTS` wrong guesses.
+//! the configured number of wrong guesses.
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
 use rand::Rng;

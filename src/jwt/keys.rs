@@ -1,4 +1,4 @@
-//! Signing and verifying keys, built once from `HASURA_GRAPHQL_JWT_SECRET` and `AUTH_JWT_PUBLISHED_KEYS`.
+//! Signing and verifying keys, built once from Hasura's JWT secret and the further published keys.
 //!
 //! Every token carries a `kid`. The JWKS publishes the signing key's public half and every published key
 //! (the previous key during a rotation, the next key before it signs), so Hasura already knows a key when
@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{JwtConfig, JwtSecret};
+use super::config::{JwtConfig, JwtSecret, PUBLISHED_KEYS, hmac_minimum_bytes};
 
 /// How a key's `type` in Hasura's secret JSON maps to a JWS algorithm.
 fn algorithm_for(key_type: &str) -> Result<Algorithm, String> {
@@ -163,11 +163,7 @@ impl JwtKeys {
         let (signing_key, signing_kid) = if is_hmac(algorithm) {
             let key = secret.key.as_ref().ok_or("key is required for HS* types")?;
             let bytes = key.expose_secret().as_bytes();
-            let minimum = match algorithm {
-                Algorithm::HS384 => 48,
-                Algorithm::HS512 => 64,
-                _ => 32,
-            };
+            let minimum = hmac_minimum_bytes(&secret.key_type).unwrap_or(32);
             if bytes.len() < minimum {
                 return Err(format!(
                     "key for {} must be at least {minimum} bytes (Hasura refuses shorter keys)",
@@ -208,20 +204,21 @@ impl JwtKeys {
             (signing_key, kid)
         };
 
+        let published_name = PUBLISHED_KEYS.name;
         for (index, published) in config.published_keys.iter().enumerate() {
             let published_algorithm =
-                algorithm_for(&published.key_type).map_err(|e| format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: {e}"))?;
+                algorithm_for(&published.key_type).map_err(|e| format!("{published_name}[{index}]: {e}"))?;
             if is_hmac(published_algorithm) {
-                return Err(format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: HMAC keys cannot be published"));
+                return Err(format!("{published_name}[{index}]: HMAC keys cannot be published"));
             }
             let key = decoding_key_from_pem(published_algorithm, published.key.as_bytes())
-                .map_err(|e| format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: not a public key PEM: {e}"))?;
+                .map_err(|e| format!("{published_name}[{index}]: not a public key PEM: {e}"))?;
             let jwk = Jwk::from_decoding_key(&key, Some(published_algorithm))
-                .map_err(|e| format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: {e}"))?;
+                .map_err(|e| format!("{published_name}[{index}]: {e}"))?;
             let jwk = complete_jwk(jwk, published_algorithm, published.kid.as_deref())?;
             let kid = jwk.common.key_id.clone().unwrap_or_default();
             if verifying.iter().any(|k| k.kid == kid) {
-                return Err(format!("AUTH_JWT_PUBLISHED_KEYS[{index}]: kid {kid:?} is used twice"));
+                return Err(format!("{published_name}[{index}]: kid {kid:?} is used twice"));
             }
             verifying.push(VerifyingKey {
                 kid,

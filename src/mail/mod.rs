@@ -3,7 +3,7 @@
 //! outbox worker (`workers::mail_outbox`) delivers it over SMTP later, retrying with backoff, so a slow or
 //! failing SMTP server never fails or slows a request, and a message committed is never lost on restart.
 //!
-//! [`config`] reads the `AUTH_SMTP_*` settings, [`templates`] holds nhost's template layout with built-in
+//! [`config`] reads the SMTP settings, [`templates`] holds nhost's template layout with built-in
 //! English and French texts, [`text`] derives the plain-text part from the HTML, and [`transport`] speaks
 //! SMTP through lettre.
 pub mod config;
@@ -90,7 +90,7 @@ pub struct OutgoingEmail {
     pub headers: Vec<(String, String)>,
 }
 
-/// The templates, loaded once, and the SMTP server (none when `AUTH_SMTP_HOST` is unset).
+/// The templates, loaded once, and the SMTP server (none when no SMTP host is set).
 pub struct Mail {
     templates: TemplateSet,
     smtp: Option<SmtpSender>,

@@ -1,5 +1,5 @@
 //! Email templates in nhost's layout, `{locale}/{template}/{subject.txt, body.html}`: read once from
-//! `AUTH_EMAIL_TEMPLATES_PATH`, file by file over the built-in English and French texts (the
+//! the configured templates folder, file by file over the built-in English and French texts (the
 //! `email-templates/` folder of this repository, embedded in the binary). Rendering replaces `${name}` with the
 //! HTML-escaped value in the body and the raw, single-line value in the subject.
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! The SMTP side: a pooled lettre transport built from [`MailConfig`] (implicit TLS, STARTTLS required or
 //! opportunistic, or plain text; PLAIN, LOGIN or XOAUTH2 login), and the MIME message built from an outbox
-//! row: `multipart/alternative` with a text part and an HTML part, `From` = `AUTH_SMTP_SENDER`, the row's
+//! row: `multipart/alternative` with a text part and an HTML part, `From` = the configured sender, the row's
 //! extra headers and `X-SMTPAPI` when configured.
 use std::time::{Duration, SystemTime};
 
@@ -30,8 +30,8 @@ impl SmtpSender {
     /// The sender for `config`, or `None` when no SMTP host is configured. Connects lazily.
     pub fn new(config: &MailConfig) -> anyhow::Result<Option<SmtpSender>> {
         let Some(host) = &config.host else { return Ok(None) };
-        let sender = config.sender.clone().context("AUTH_SMTP_SENDER is required when AUTH_SMTP_HOST is set")?;
-        let tls_parameters = || TlsParameters::new(host.clone()).context("cannot set up TLS for AUTH_SMTP_HOST");
+        let sender = config.sender.clone().with_context(|| format!("{} is required", super::config::SENDER.name))?;
+        let tls_parameters = || TlsParameters::new(host.clone()).context("cannot set up TLS for the SMTP host");
         let tls = if config.secure {
             Tls::Wrapper(tls_parameters()?)
         } else {

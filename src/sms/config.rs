@@ -1,19 +1,17 @@
-//! `SmsConfig`: which SMS provider to use and its credentials, read from nhost's variable names
-//! (`AUTH_SMS_PROVIDER`, `AUTH_SMS_TWILIO_*`) plus hauth's own (`AUTH_SMS_SNS_*`, base URLs, default region,
-//! message template). Every problem is reported at once; secrets are `SecretString` and never printed.
-use std::collections::HashMap;
-
+//! `SmsConfig`: which SMS provider to use and its credentials, under nhost's names plus hauth's own (SNS,
+//! base URLs, default region, message template). Every problem is reported at once; secrets are
+//! `SecretString` and never printed.
 use secrecy::SecretString;
 use url::Url;
 
+use crate::config::env::{Env, Setting};
+
 use crate::domain::phone::PhoneNumber;
 
-const DEFAULT_TWILIO_BASE_URL: &str = "https://api.twilio.com";
-const DEFAULT_TWILIO_VERIFY_BASE_URL: &str = "https://verify.twilio.com";
-/// The placeholder replaced by the code in `AUTH_SMS_MESSAGE_TEMPLATE` (nhost's template syntax).
+/// The placeholder replaced by the code in a message template (nhost's template syntax).
 pub(crate) const CODE_PLACEHOLDER: &str = "${code}";
 
-/// The SMS settings. Build it with [`SmsConfig::from_env`] only when an SMS feature is enabled: the chosen
+/// The SMS settings. Load them with [`SmsConfig::load`] only when an SMS feature is enabled: the chosen
 /// provider's credentials are required.
 #[derive(Clone, Debug)]
 pub struct SmsConfig {
@@ -40,7 +38,7 @@ pub(crate) struct TwilioConfig {
     pub(crate) verify_base_url: String,
 }
 
-/// What `AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID` names, told apart by its prefix as nhost does.
+/// What the Twilio messaging service setting names, told apart by its prefix as nhost does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum TwilioSender {
     /// `VA…`: a Verify Service; Twilio generates, sends and checks the codes.
@@ -61,126 +59,147 @@ pub(crate) struct SnsConfig {
     pub(crate) base_url: String,
 }
 
-impl SmsConfig {
-    /// Reads the SMS settings, listing every problem (each missing credential of the chosen provider, bad
-    /// URLs, an unknown region, a template without `${code}`).
-    pub fn from_env(vars: &HashMap<String, String>) -> Result<SmsConfig, Vec<String>> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_string);
-        let mut problems = Vec::new();
+pub const PROVIDER: Setting = Setting::new(
+    "AUTH_SMS_PROVIDER",
+    Some("twilio"),
+    "`twilio`, `sns` or `dev` (codes written to the log, never sent); read only when an SMS feature is on",
+);
+pub const TWILIO_ACCOUNT_SID: Setting = Setting::new("AUTH_SMS_TWILIO_ACCOUNT_SID", None, "Twilio account SID");
+pub const TWILIO_AUTH_TOKEN: Setting = Setting::new("AUTH_SMS_TWILIO_AUTH_TOKEN", None, "Twilio auth token").secret();
+pub const TWILIO_MESSAGING_SERVICE_ID: Setting = Setting::new(
+    "AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID",
+    None,
+    "a Messaging Service SID (`MG…`), a sender number, or a Verify Service SID (`VA…`: Twilio sends and checks \
+     the codes)",
+);
+pub const TWILIO_BASE_URL: Setting =
+    Setting::new("AUTH_SMS_TWILIO_BASE_URL", Some("https://api.twilio.com"), "Twilio's API");
+pub const TWILIO_VERIFY_BASE_URL: Setting =
+    Setting::new("AUTH_SMS_TWILIO_VERIFY_BASE_URL", Some("https://verify.twilio.com"), "Twilio Verify's API");
+pub const SNS_REGION: Setting = Setting::new("AUTH_SMS_SNS_REGION", None, "AWS region of SNS, e.g. `us-east-1`");
+pub const SNS_ACCESS_KEY_ID: Setting = Setting::new("AUTH_SMS_SNS_ACCESS_KEY_ID", None, "AWS access key id");
+pub const SNS_SECRET_ACCESS_KEY: Setting =
+    Setting::new("AUTH_SMS_SNS_SECRET_ACCESS_KEY", None, "AWS secret access key").secret();
+pub const SNS_SENDER_ID: Setting =
+    Setting::new("AUTH_SMS_SNS_SENDER_ID", None, "an alphanumeric sender ID, where the country allows one");
+pub const SNS_BASE_URL: Setting =
+    Setting::new("AUTH_SMS_SNS_BASE_URL", Some("<https://sns.region.amazonaws.com>"), "SNS's API");
+pub const DEFAULT_REGION: Setting = Setting::new(
+    "AUTH_SMS_DEFAULT_REGION",
+    None,
+    "the country (ISO 3166, e.g. `US`) numbers without a country code are read in",
+);
+pub const MESSAGE_TEMPLATE: Setting = Setting::new(
+    "AUTH_SMS_MESSAGE_TEMPLATE",
+    None,
+    "the text of a code message, holding `${code}`; a built-in text per locale when unset",
+);
 
-        let provider_name = get("AUTH_SMS_PROVIDER").unwrap_or_else(|| "twilio".to_string()).to_ascii_lowercase();
+pub const SETTINGS: &[&Setting] = &[
+    &PROVIDER,
+    &TWILIO_ACCOUNT_SID,
+    &TWILIO_AUTH_TOKEN,
+    &TWILIO_MESSAGING_SERVICE_ID,
+    &TWILIO_BASE_URL,
+    &TWILIO_VERIFY_BASE_URL,
+    &SNS_REGION,
+    &SNS_ACCESS_KEY_ID,
+    &SNS_SECRET_ACCESS_KEY,
+    &SNS_SENDER_ID,
+    &SNS_BASE_URL,
+    &DEFAULT_REGION,
+    &MESSAGE_TEMPLATE,
+];
+
+impl SmsConfig {
+    /// Reads the SMS settings alone, or every problem found.
+    pub fn from_env(vars: &std::collections::HashMap<String, String>) -> Result<SmsConfig, Vec<String>> {
+        crate::config::env::load_section(vars, SmsConfig::load)?
+            .ok_or_else(|| vec!["the SMS settings are incomplete".to_string()])
+    }
+
+    /// Reads the SMS settings, listing every problem (each missing credential of the chosen provider, bad
+    /// URLs, an unknown region, a template without `${code}`). `None` when a problem was found.
+    pub fn load(env: &mut Env) -> Option<SmsConfig> {
+        let provider_name = env.string(&PROVIDER).to_ascii_lowercase();
         let provider = match provider_name.as_str() {
             "twilio" => {
-                let account_sid = required(&get, "AUTH_SMS_TWILIO_ACCOUNT_SID", "twilio", &mut problems);
-                let auth_token = required(&get, "AUTH_SMS_TWILIO_AUTH_TOKEN", "twilio", &mut problems);
-                let service_id = required(&get, "AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", "twilio", &mut problems);
-                let base_url = read_base_url(&get, "AUTH_SMS_TWILIO_BASE_URL", DEFAULT_TWILIO_BASE_URL, &mut problems);
-                let verify_base_url = read_base_url(
-                    &get,
-                    "AUTH_SMS_TWILIO_VERIFY_BASE_URL",
-                    DEFAULT_TWILIO_VERIFY_BASE_URL,
-                    &mut problems,
-                );
+                let account_sid = required(env, &TWILIO_ACCOUNT_SID, "twilio");
+                let auth_token = env.secret(&TWILIO_AUTH_TOKEN);
+                if auth_token.is_none() {
+                    env.problem(&TWILIO_AUTH_TOKEN, format!("required when {}=twilio", PROVIDER.name));
+                }
+                let service_id = required(env, &TWILIO_MESSAGING_SERVICE_ID, "twilio");
+                let base_url = read_base_url(env, &TWILIO_BASE_URL, None);
+                let verify_base_url = read_base_url(env, &TWILIO_VERIFY_BASE_URL, None);
+                let sender = twilio_sender(env, &service_id);
                 Some(ProviderConfig::Twilio(TwilioConfig {
                     account_sid,
-                    auth_token: SecretString::from(auth_token),
-                    sender: twilio_sender(&service_id, &mut problems),
+                    auth_token: auth_token.unwrap_or_else(|| SecretString::from(String::new())),
+                    sender,
                     base_url,
                     verify_base_url,
                 }))
             }
             "sns" => {
-                let region = required(&get, "AUTH_SMS_SNS_REGION", "sns", &mut problems);
-                let access_key_id = required(&get, "AUTH_SMS_SNS_ACCESS_KEY_ID", "sns", &mut problems);
-                let secret_access_key = required(&get, "AUTH_SMS_SNS_SECRET_ACCESS_KEY", "sns", &mut problems);
+                let region = required(env, &SNS_REGION, "sns");
+                let access_key_id = required(env, &SNS_ACCESS_KEY_ID, "sns");
+                let secret_access_key = env.secret(&SNS_SECRET_ACCESS_KEY);
+                if secret_access_key.is_none() {
+                    env.problem(&SNS_SECRET_ACCESS_KEY, format!("required when {}=sns", PROVIDER.name));
+                }
                 let region_ok = !region.is_empty()
                     && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
                 if !region.is_empty() && !region_ok {
-                    problems.push(format!("AUTH_SMS_SNS_REGION: {region:?} is not an AWS region such as us-east-1"));
+                    env.problem(&SNS_REGION, format!("{region:?} is not an AWS region such as us-east-1"));
                 }
-                let sender_id = get("AUTH_SMS_SNS_SENDER_ID");
+                let sender_id = env.text(&SNS_SENDER_ID);
                 if let Some(sender_id) = &sender_id {
                     let valid = (1..=11).contains(&sender_id.len())
                         && sender_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
                         && sender_id.chars().any(|c| c.is_ascii_alphabetic());
                     if !valid {
-                        problems.push(format!(
-                            "AUTH_SMS_SNS_SENDER_ID: {sender_id:?} must be 1 to 11 letters, digits or dashes, with at least one letter"
-                        ));
+                        env.problem(
+                            &SNS_SENDER_ID,
+                            format!(
+                                "{sender_id:?} must be 1 to 11 letters, digits or dashes, with at least one letter"
+                            ),
+                        );
                     }
                 }
-                let default_base =
-                    if region_ok { format!("https://sns.{region}.amazonaws.com") } else { String::new() };
-                let base_url = read_base_url(&get, "AUTH_SMS_SNS_BASE_URL", &default_base, &mut problems);
+                let default_base = region_ok.then(|| format!("https://sns.{region}.amazonaws.com"));
+                let base_url = read_base_url(env, &SNS_BASE_URL, default_base);
                 Some(ProviderConfig::Sns(SnsConfig {
                     region,
                     access_key_id,
-                    secret_access_key: SecretString::from(secret_access_key),
+                    secret_access_key: secret_access_key.unwrap_or_else(|| SecretString::from(String::new())),
                     sender_id,
                     base_url,
                 }))
             }
-            "dev" => Some(ProviderConfig::Dev),
+            "dev" => {
+                env.show(&PROVIDER, "dev (codes are logged, never sent)");
+                Some(ProviderConfig::Dev)
+            }
             other => {
-                problems.push(format!("AUTH_SMS_PROVIDER: expected twilio, sns or dev, got {other:?}"));
+                env.problem(&PROVIDER, format!("expected twilio, sns or dev, got {other:?}"));
                 None
             }
         };
 
-        let default_region = get("AUTH_SMS_DEFAULT_REGION").map(|r| r.to_ascii_uppercase());
+        let default_region = env.text(&DEFAULT_REGION).map(|region| region.to_ascii_uppercase());
         if let Some(region) = &default_region
             && !PhoneNumber::is_known_region(region)
         {
-            problems.push(format!("AUTH_SMS_DEFAULT_REGION: {region:?} is not a region code such as US or GB"));
+            env.problem(&DEFAULT_REGION, format!("{region:?} is not a region code such as US or GB"));
         }
-        let message_template = get("AUTH_SMS_MESSAGE_TEMPLATE");
+        let message_template = env.text(&MESSAGE_TEMPLATE);
         if let Some(template) = &message_template
             && !template.contains(CODE_PLACEHOLDER)
         {
-            problems.push(format!("AUTH_SMS_MESSAGE_TEMPLATE must contain {CODE_PLACEHOLDER}"));
+            env.problem(&MESSAGE_TEMPLATE, format!("must contain {CODE_PLACEHOLDER}"));
         }
-
-        match provider {
-            Some(provider) if problems.is_empty() => Ok(SmsConfig { provider, default_region, message_template }),
-            _ => Err(problems),
-        }
-    }
-
-    /// The settings as `(name, value)` pairs for `hauth config check`, secrets shown as `<redacted>`.
-    pub fn redacted_lines(&self) -> Vec<(String, String)> {
-        let mut lines: Vec<(&str, String)> = Vec::new();
-        match &self.provider {
-            ProviderConfig::Twilio(twilio) => {
-                lines.push(("AUTH_SMS_PROVIDER", "twilio".to_string()));
-                lines.push(("AUTH_SMS_TWILIO_ACCOUNT_SID", twilio.account_sid.clone()));
-                lines.push(("AUTH_SMS_TWILIO_AUTH_TOKEN", "<redacted>".to_string()));
-                let (service_id, meaning) = match &twilio.sender {
-                    TwilioSender::VerifyService(sid) => (sid, "Verify service"),
-                    TwilioSender::MessagingService(sid) => (sid, "Messaging Service"),
-                    TwilioSender::From(from) => (from, "From"),
-                };
-                lines.push(("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", format!("{service_id} ({meaning})")));
-                lines.push(("AUTH_SMS_TWILIO_BASE_URL", twilio.base_url.clone()));
-                lines.push(("AUTH_SMS_TWILIO_VERIFY_BASE_URL", twilio.verify_base_url.clone()));
-            }
-            ProviderConfig::Sns(sns) => {
-                lines.push(("AUTH_SMS_PROVIDER", "sns".to_string()));
-                lines.push(("AUTH_SMS_SNS_REGION", sns.region.clone()));
-                lines.push(("AUTH_SMS_SNS_ACCESS_KEY_ID", sns.access_key_id.clone()));
-                lines.push(("AUTH_SMS_SNS_SECRET_ACCESS_KEY", "<redacted>".to_string()));
-                lines.push(("AUTH_SMS_SNS_SENDER_ID", sns.sender_id.clone().unwrap_or_else(|| "<unset>".to_string())));
-                lines.push(("AUTH_SMS_SNS_BASE_URL", sns.base_url.clone()));
-            }
-            ProviderConfig::Dev => {
-                lines.push(("AUTH_SMS_PROVIDER", "dev (codes are logged, never sent)".to_string()));
-            }
-        }
-        lines.push(("AUTH_SMS_DEFAULT_REGION", self.default_region.clone().unwrap_or_else(|| "<unset>".to_string())));
-        lines.push((
-            "AUTH_SMS_MESSAGE_TEMPLATE",
-            self.message_template.clone().unwrap_or_else(|| "<default, per locale>".to_string()),
-        ));
-        lines.into_iter().map(|(name, value)| (name.to_string(), value)).collect()
+        Some(SmsConfig { provider: provider?, default_region, message_template })
     }
 
     /// The region (ISO 3166, e.g. `US`) numbers without a country code are read in.
@@ -189,7 +208,18 @@ impl SmsConfig {
     }
 }
 
-fn twilio_sender(service_id: &str, problems: &mut Vec<String>) -> TwilioSender {
+fn twilio_sender(env: &mut Env, service_id: &str) -> TwilioSender {
+    let sender = twilio_sender_kind(env, service_id);
+    let meaning = match &sender {
+        TwilioSender::VerifyService(_) => "Verify service",
+        TwilioSender::MessagingService(_) => "Messaging Service",
+        TwilioSender::From(_) => "From",
+    };
+    env.show(&TWILIO_MESSAGING_SERVICE_ID, format!("{service_id} ({meaning})"));
+    sender
+}
+
+fn twilio_sender_kind(env: &mut Env, service_id: &str) -> TwilioSender {
     if service_id.starts_with("VA") {
         TwilioSender::VerifyService(service_id.to_string())
     } else if service_id.starts_with("MG") {
@@ -199,10 +229,13 @@ fn twilio_sender(service_id: &str, problems: &mut Vec<String>) -> TwilioSender {
         match PhoneNumber::parse(service_id, None) {
             Ok(phone) => TwilioSender::From(phone.as_str().to_string()),
             Err(_) => {
-                problems.push(format!(
-                    "AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID: {service_id:?} is neither a Verify (VA…) or Messaging \
-                     Service (MG…) SID nor a valid phone number"
-                ));
+                env.problem(
+                    &TWILIO_MESSAGING_SERVICE_ID,
+                    format!(
+                        "{service_id:?} is neither a Verify (VA…) or Messaging Service (MG…) SID nor a valid phone \
+                         number"
+                    ),
+                );
                 TwilioSender::From(service_id.to_string())
             }
         }
@@ -213,34 +246,30 @@ fn twilio_sender(service_id: &str, problems: &mut Vec<String>) -> TwilioSender {
 }
 
 /// Reads a credential the chosen provider cannot work without, noting it when missing.
-fn required(get: &impl Fn(&str) -> Option<String>, name: &str, provider: &str, problems: &mut Vec<String>) -> String {
-    let value = get(name);
+fn required(env: &mut Env, setting: &Setting, provider: &str) -> String {
+    let value = env.text(setting);
     if value.is_none() {
-        problems.push(format!("{name} is required when AUTH_SMS_PROVIDER={provider}"));
+        env.problem(setting, format!("required when {}={provider}", PROVIDER.name));
     }
     value.unwrap_or_default()
 }
 
-/// Reads an `http(s)` base URL, returned without its trailing slash.
-fn read_base_url(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: &str,
-    problems: &mut Vec<String>,
-) -> String {
-    let Some(raw) = get(name).or_else(|| (!default.is_empty()).then(|| default.to_string())) else {
+/// Reads an `http(s)` base URL, returned without its trailing slash; `default` stands in for a computed one.
+fn read_base_url(env: &mut Env, setting: &Setting, default: Option<String>) -> String {
+    let Some(raw) = env.text(setting).or(default) else {
         return String::new();
     };
+    env.show(setting, raw.clone());
     match Url::parse(&raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             raw.trim_end_matches('/').to_string()
         }
         Ok(_) => {
-            problems.push(format!("{name}: {raw:?} is not an http(s) URL"));
+            env.problem(setting, format!("{raw:?} is not an http(s) URL"));
             String::new()
         }
-        Err(e) => {
-            problems.push(format!("{name}: not a URL ({e})"));
+        Err(error) => {
+            env.problem(setting, format!("not a URL ({error})"));
             String::new()
         }
     }

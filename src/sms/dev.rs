@@ -1,4 +1,4 @@
-//! The `dev` provider (`AUTH_SMS_PROVIDER=dev`): nothing is sent, the code is written to the log at info
+//! The `dev` provider: nothing is sent, the code is written to the log at info
 //! level so a developer can sign in without an SMS account. This is the only place a code is ever logged.
 use super::{CodeMessage, SmsFuture, SmsSender};
 
@@ -14,7 +14,7 @@ impl SmsSender for DevSender {
             to = %message.to,
             code = %message.code,
             body = %message.body,
-            "DEV MODE SMS (AUTH_SMS_PROVIDER=dev): not sent, code logged for development only"
+            "DEV MODE SMS (the dev SMS provider): not sent, code logged for development only"
         );
         Box::pin(async { Ok(()) })
     }

@@ -1,4 +1,4 @@
-//! The text of a code message: `AUTH_SMS_MESSAGE_TEMPLATE` when set (every locale), otherwise a built-in
+//! The text of a code message: the configured template when set (every locale), otherwise a built-in
 //! default in the user's language (English, French). `${code}` is replaced by the code.
 use super::config::CODE_PLACEHOLDER;
 

@@ -7,7 +7,7 @@
 //! Codes and credentials are never logged, except by the `dev` provider, which exists to log codes. Every
 //! request has a 10 s timeout. A provider refusing the message or number (e.g. an invalid number) is
 //! [`SmsError::Rejected`]; network failures, 5xx answers and misconfiguration are [`SmsError::Unavailable`].
-mod config;
+pub mod config;
 mod dev;
 mod message;
 mod sns;
@@ -94,7 +94,8 @@ impl Sms {
             ProviderConfig::Sns(sns) => Arc::new(sns::Sns::new(sns, http)),
             ProviderConfig::Dev => {
                 tracing::warn!(
-                    "AUTH_SMS_PROVIDER=dev: SMS codes are written to the log and never sent; do not use this in production"
+                    "{}=dev: SMS codes are written to the log and never sent; do not use this in production",
+                    config::PROVIDER.name
                 );
                 Arc::new(dev::DevSender)
             }

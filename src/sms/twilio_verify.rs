@@ -1,4 +1,4 @@
-//! Twilio Verify v2, chosen when `AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID` is a Verify Service SID (`VA…`), as
+//! Twilio Verify v2, chosen when the configured messaging service is a Verify Service SID (`VA…`), as
 //! in nhost. Twilio generates, sends and checks the code: `POST {base}/v2/Services/{sid}/Verifications` (form
 //! `To`, `Channel=sms`, `Locale`) starts one, `POST {base}/v2/Services/{sid}/VerificationCheck` (form `To`,
 //! `Code`) answers `status: "approved"` for the right code, `"pending"` for a wrong one, and 404 when no

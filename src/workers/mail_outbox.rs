@@ -1,7 +1,7 @@
 //! The mail outbox worker: delivers the messages flows queued in `auth.email_outbox`. A round leases due
 //! messages in one short statement (so the SMTP conversation holds no row lock and replicas never send the
 //! same message twice), sends each, then records the outcome: sent (bodies wiped), or failed with the
-//! error and a retry after an exponential backoff, until `AUTH_MAIL_MAX_ATTEMPTS` is reached. A worker that
+//! error and a retry after an exponential backoff, until the configured number of attempts is reached. A worker that
 //! dies mid-round leaves its messages leased; they are offered again when the lease ends, so delivery is at
 //! least once.
 use std::sync::Arc;
@@ -47,7 +47,10 @@ pub fn retry_delay(attempts: i32) -> TimeDelta {
 pub async fn process_batch(pool: &Pool, mail: &Mail, clock: &Clock) -> anyhow::Result<BatchOutcome> {
     let Some(smtp) = mail.smtp() else {
         if mail.first_unconfigured_warning() {
-            tracing::warn!("AUTH_SMTP_HOST is not set: emails stay queued in auth.email_outbox until it is");
+            tracing::warn!(
+                "{} is not set: emails stay queued in auth.email_outbox until it is",
+                crate::mail::config::HOST.name
+            );
         }
         return Ok(BatchOutcome { processed: 0, failed: 0, empty: true });
     };
@@ -128,7 +131,7 @@ async fn record_failure(
 }
 
 /// The worker loop: runs [`process_batch`] until `shutdown` is cancelled, pausing briefly after work, for
-/// `AUTH_MAIL_POLL_INTERVAL_MS` when nothing was due, and longer and longer after errors. A round in
+/// The configured poll interval when nothing was due, and longer and longer after errors. A round in
 /// progress is finished before exiting, so no message is left half-recorded.
 pub async fn run(pool: Pool, mail: Arc<Mail>, clock: Clock, shutdown: CancellationToken) {
     tracing::info!(configured = mail.is_configured(), "mail outbox worker started");

@@ -198,6 +198,17 @@ fn a_public_key_that_does_not_match_the_signing_key_is_a_configuration_error() {
             .to_string();
     let mut env = crate::helpers::app::base_env("postgres://localhost/x");
     env.insert("HASURA_GRAPHQL_JWT_SECRET".into(), secret);
-    let err = hauth::config::Config::from_env(&env).unwrap_err().to_string();
+    // The keys are parsed once, when the application state is built: the service does not start.
+    let config = hauth::config::Config::from_env(&env).unwrap();
+    let err = hauth::app::AppState::build(config, hauth::clock::Clock::manual()).err().expect("refused").to_string();
     assert!(err.contains("does not match"), "{err}");
+    // `hauth config check` reports it too.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hauth"))
+        .args(["config", "check"])
+        .env_clear()
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not match"));
 }

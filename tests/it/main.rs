@@ -8,6 +8,7 @@ mod anonymous;
 mod bad_input;
 mod claims;
 mod code_guessing;
+mod configuration;
 mod deployment;
 mod dev;
 mod email_flows;

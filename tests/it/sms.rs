@@ -439,17 +439,34 @@ fn an_unknown_provider_or_bad_url_is_reported() {
     assert!(problems.iter().any(|p| p.contains("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID")), "{problems:?}");
 }
 
+/// `hauth config check`'s lines for an SMS configuration (SMS sign-in on, the rest minimal).
+fn printed(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars = env(pairs);
+    vars.insert("AUTH_SMS_PASSWORDLESS_ENABLED".into(), "true".into());
+    vars.insert("DATABASE_URL".into(), "postgres://localhost/auth".into());
+    vars.insert(
+        "HASURA_GRAPHQL_JWT_SECRET".into(),
+        r#"{"type":"HS256","key":"0123456789abcdef0123456789abcdef"}"#.into(),
+    );
+    let config = hauth::config::Config::from_env(&vars).unwrap_or_else(|e| panic!("{e}"));
+    config
+        .redacted(&vars)
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, value)| (name.to_string(), value.to_string())))
+        .collect()
+}
+
 #[test]
 fn secrets_never_print_and_the_default_region_is_exposed() {
-    let mut vars = env(&[
+    let pairs = [
         ("AUTH_SMS_TWILIO_ACCOUNT_SID", ACCOUNT_SID),
         ("AUTH_SMS_TWILIO_AUTH_TOKEN", AUTH_TOKEN),
         ("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", VERIFY_SERVICE_SID),
         ("AUTH_SMS_DEFAULT_REGION", "us"),
-    ]);
-    let config = SmsConfig::from_env(&vars).unwrap();
+    ];
+    let config = SmsConfig::from_env(&env(&pairs)).unwrap();
     assert_eq!(config.default_region(), Some("US"));
-    let lines: HashMap<String, String> = config.redacted_lines().into_iter().collect();
+    let lines = printed(&pairs);
     assert_eq!(lines["AUTH_SMS_PROVIDER"], "twilio");
     assert_eq!(lines["AUTH_SMS_TWILIO_AUTH_TOKEN"], "<redacted>");
     assert_eq!(lines["AUTH_SMS_TWILIO_BASE_URL"], "https://api.twilio.com");
@@ -458,15 +475,15 @@ fn secrets_never_print_and_the_default_region_is_exposed() {
     assert!(!format!("{config:?}").contains(AUTH_TOKEN));
     assert!(!format!("{lines:?}").contains(AUTH_TOKEN));
 
-    vars = env(&[
+    let pairs = [
         ("AUTH_SMS_PROVIDER", "sns"),
         ("AUTH_SMS_SNS_REGION", "ap-southeast-2"),
         ("AUTH_SMS_SNS_ACCESS_KEY_ID", SNS_ACCESS_KEY_ID),
         ("AUTH_SMS_SNS_SECRET_ACCESS_KEY", SNS_SECRET_ACCESS_KEY),
-    ]);
-    let config = SmsConfig::from_env(&vars).unwrap();
+    ];
+    let config = SmsConfig::from_env(&env(&pairs)).unwrap();
     assert_eq!(config.default_region(), None);
-    let lines: HashMap<String, String> = config.redacted_lines().into_iter().collect();
+    let lines = printed(&pairs);
     assert_eq!(lines["AUTH_SMS_SNS_BASE_URL"], "https://sns.ap-southeast-2.amazonaws.com");
     assert_eq!(lines["AUTH_SMS_SNS_SECRET_ACCESS_KEY"], "<redacted>");
     assert!(!format!("{config:?}").contains(SNS_SECRET_ACCESS_KEY));
