@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hauth::app::AppState;
+use hauth::state::AppState;
 use hauth::clock::Clock;
 use hauth::config::Config;
 use hauth::jwt::HasuraClaims;

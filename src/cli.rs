@@ -8,13 +8,14 @@ use clap::{Parser, Subcommand};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db;
 use crate::db::config::CONNECTION_URL;
 use crate::jwt::JwtKeys;
 use crate::jwt::config::JWT_SECRET;
+use crate::state::AppState;
 
 #[derive(Debug, Parser)]
 #[command(name = "hauth", version, about = "Authentication for the Hasura GraphQL engine")]

@@ -23,6 +23,8 @@ pub mod flows;
 pub mod jwt;
 pub mod mail;
 pub mod pgcluster;
+pub mod random;
 pub mod sms;
+pub mod state;
 pub mod telemetry;
 pub mod workers;

@@ -1,5 +1,6 @@
-//! Logging: `tracing` with an env-style filter, JSON lines by default. Secrets never reach the log: they
-//! are `SecretString`s and handlers never log request bodies.
+//! Logging: `tracing` with an env-style filter, JSON lines by default, and the id of the request being
+//! served (a task-local) for logs and errors to name. Secrets never reach the log: they are
+//! `SecretString`s and handlers never log request bodies.
 use tracing_subscriber::EnvFilter;
 
 use crate::config::env::{Env, Setting};
@@ -35,6 +36,20 @@ impl LogConfig {
         let format = env.string(&LOG_FORMAT);
         LogConfig { filter, json: !text_logs && format.eq_ignore_ascii_case("json") }
     }
+}
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Runs `work` as part of the request `request_id`: logs and errors inside it can name the request.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, work: F) -> F::Output {
+    REQUEST_ID.scope(request_id, work).await
+}
+
+/// The id of the request being served ("-" outside a request).
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_string())
 }
 
 pub fn init(filter: &str, json: bool) {

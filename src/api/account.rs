@@ -9,12 +9,12 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SignUpOptionsBody};
 use super::security::{BearerAuth, optional_bearer};
-use crate::app::AppState;
 use crate::domain::Email;
 use crate::error::AuthError;
 use crate::flows;
 use crate::flows::deanonymize::SignInMethod;
 use crate::flows::password::PasswordChange;
+use crate::state::AppState;
 
 #[derive(Object, Default, serde::Deserialize)]
 #[oai(rename = "OptionsRedirectTo", deny_unknown_fields)]

@@ -9,9 +9,9 @@ use super::ApiTags;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::SessionPayload;
-use crate::app::AppState;
 use crate::flows;
 use crate::flows::anonymous::AnonymousProfile;
+use crate::state::AppState;
 
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignInAnonymousRequest", rename_all = "camelCase", deny_unknown_fields)]

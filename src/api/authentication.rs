@@ -6,9 +6,9 @@ use super::ApiTags;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionPayload, SignInResponseBody, SignUpOptionsBody};
-use crate::app::AppState;
 use crate::domain::Email;
 use crate::flows;
+use crate::state::AppState;
 
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "SignUpEmailPasswordRequest", deny_unknown_fields)]

@@ -10,15 +10,6 @@ use uuid::Uuid;
 use super::error::{ApiError, error_response};
 use super::openapi::AllowedMethods;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served ("-" outside a request).
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_string())
-}
-
 fn incoming_request_id(req: &Request) -> Option<String> {
     let id = req.header("x-request-id")?;
     let sane = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -63,18 +54,17 @@ pub async fn with_request_context<E: Endpoint>(
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), async move {
-            if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
-                return error.into_response();
-            }
-            match next.call(req).await {
-                Ok(response) => response.into_response(),
-                Err(error) => error_response(error),
-            }
-        })
-        .instrument(span.clone())
-        .await;
+    let mut response = crate::telemetry::with_request_id(request_id.clone(), async move {
+        if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
+            return error.into_response();
+        }
+        match next.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(error) => error_response(error),
+        }
+    })
+    .instrument(span.clone())
+    .await;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -7,8 +7,8 @@ use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 
-use super::context::current_request_id;
 use crate::error::AuthError;
+use crate::telemetry::current_request_id;
 
 /// The error body of every failed request.
 #[derive(Debug, Clone, Object)]

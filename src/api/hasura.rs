@@ -20,12 +20,12 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::error::{ApiError, ErrorBody};
 use super::schemas::{SessionBody, UserBody};
-use crate::app::AppState;
 use crate::domain::Email;
 use crate::domain::user::SignupOptions;
 use crate::error::AuthError;
 use crate::flows;
 use crate::flows::webhook::ClientHeaders;
+use crate::state::AppState;
 
 pub const ACTIONS_SECRET_HEADER: &str = "x-hauth-actions-secret";
 

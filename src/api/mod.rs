@@ -23,7 +23,7 @@ pub mod verify;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(Tags)]
 pub enum ApiTags {

@@ -12,8 +12,8 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionPayload};
 use super::security::BearerAuth;
-use crate::app::AppState;
 use crate::flows;
+use crate::state::AppState;
 
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "CreatePATRequest", rename_all = "camelCase", deny_unknown_fields)]

@@ -8,8 +8,8 @@ use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionBody};
 use super::security::optional_bearer;
-use crate::app::AppState;
 use crate::flows;
+use crate::state::AppState;
 
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "RefreshTokenRequest", deny_unknown_fields)]

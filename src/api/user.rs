@@ -6,8 +6,8 @@ use super::ApiTags;
 use super::error::ApiError;
 use super::schemas::UserBody;
 use super::security::BearerAuth;
-use crate::app::AppState;
 use crate::flows;
+use crate::state::AppState;
 
 pub struct UserApi {
     pub state: AppState,

@@ -10,9 +10,9 @@ use url::Url;
 
 use super::ApiTags;
 use super::error::{ApiError, ErrorBody};
-use crate::app::AppState;
 use crate::flows::verification::{self, LinkOutcome};
 use crate::mail::text::escape_html;
+use crate::state::AppState;
 
 #[derive(ApiResponse)]
 pub enum VerifyResponse {

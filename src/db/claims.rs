@@ -17,15 +17,13 @@ pub async fn select_user_claims_document(
     client: &impl GenericClient,
     user_id: Uuid,
 ) -> Result<Option<serde_json::Value>, AuthError> {
-    let statement = client.prepare_cached(SELECT_USER_CLAIMS_DOCUMENT).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&user_id]).await.map_err(internal)?;
+    let row = super::query_opt(client, SELECT_USER_CLAIMS_DOCUMENT, &[&user_id]).await?;
     row.map(|row| row.try_get::<_, super::StoredJson>("document").map(|document| document.0))
         .transpose()
         .map_err(internal)
 }
 
 pub async fn select_role_permissions(client: &impl GenericClient, roles: &[String]) -> Result<Vec<String>, AuthError> {
-    let statement = client.prepare_cached(SELECT_ROLE_PERMISSIONS).await.map_err(internal)?;
-    let rows = client.query(&statement, &[&roles]).await.map_err(internal)?;
+    let rows = super::query(client, SELECT_ROLE_PERMISSIONS, &[&roles]).await?;
     rows.iter().map(|row| row.try_get("permission")).collect::<Result<_, _>>().map_err(internal)
 }

@@ -78,6 +78,21 @@ pub async fn execute(client: &impl GenericClient, sql: &str, params: &[&(dyn ToS
     client.execute(&statement, params).await.map_err(internal)
 }
 
+/// Runs one statement; a unique violation of `constraint` becomes `taken` (e.g. an email already in use).
+pub async fn execute_unique(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    constraint: &str,
+    taken: fn() -> AuthError,
+) -> Result<u64, AuthError> {
+    let statement = client.prepare_cached(sql).await.map_err(internal)?;
+    client.execute(&statement, params).await.map_err(|e| match unique_violation(&e) {
+        Some(violated) if violated == constraint => taken(),
+        _ => internal(e),
+    })
+}
+
 /// Runs one statement and returns its rows.
 pub async fn query(
     client: &impl GenericClient,

@@ -22,7 +22,6 @@ pub const STATEMENTS: &[(&str, &str)] = &[
 /// A rendered message to queue.
 #[derive(Debug)]
 pub struct NewOutboxEmail<'a> {
-    pub id: Uuid,
     pub recipient: &'a str,
     pub subject: &'a str,
     pub html_body: &'a str,
@@ -75,30 +74,19 @@ fn headers_from_json(json: &serde_json::Value) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Queues a message, due at once.
+/// Queues a message, due at once; returns its row id.
 pub async fn insert_email(
     client: &impl GenericClient,
     email: &NewOutboxEmail<'_>,
     now: DateTime<Utc>,
-) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(INSERT_EMAIL).await.map_err(internal)?;
-    client
-        .execute(
-            &statement,
-            &[
-                &email.id,
-                &now,
-                &email.recipient,
-                &email.subject,
-                &email.html_body,
-                &email.text_body,
-                &headers_to_json(email.headers),
-                &email.template,
-            ],
-        )
-        .await
-        .map_err(internal)?;
-    Ok(())
+) -> Result<Uuid, AuthError> {
+    let headers = headers_to_json(email.headers);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+        [&now, &email.recipient, &email.subject, &email.html_body, &email.text_body, &headers, &email.template];
+    let row = super::query_opt(client, INSERT_EMAIL, &params)
+        .await?
+        .ok_or_else(|| AuthError::internal("the outbox insert returned no row"))?;
+    row.try_get("id").map_err(internal)
 }
 
 /// Leases up to `limit` messages due at `now` until `lease_until`, counting one attempt for each. Concurrent
@@ -109,16 +97,13 @@ pub async fn claim_due_emails(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<OutboxEmail>, AuthError> {
-    let statement = client.prepare_cached(CLAIM_DUE_EMAILS).await.map_err(internal)?;
-    let rows = client.query(&statement, &[&now, &lease_until, &limit]).await.map_err(internal)?;
+    let rows = super::query(client, CLAIM_DUE_EMAILS, &[&now, &lease_until, &limit]).await?;
     rows.iter().map(OutboxEmail::try_from).collect::<Result<_, _>>().map_err(internal)
 }
 
 /// Records a delivery and wipes the bodies.
 pub async fn mark_email_sent(client: &impl GenericClient, id: Uuid, now: DateTime<Utc>) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(MARK_EMAIL_SENT).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &now]).await.map_err(internal)?;
-    Ok(())
+    super::execute(client, MARK_EMAIL_SENT, &[&id, &now]).await.map(|_| ())
 }
 
 /// Records a failed attempt: the retry is due at `next_attempt_at`, unless `failed_at` gives up on the message
@@ -130,7 +115,5 @@ pub async fn record_email_failure(
     next_attempt_at: DateTime<Utc>,
     failed_at: Option<DateTime<Utc>>,
 ) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(RECORD_EMAIL_FAILURE).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &error, &next_attempt_at, &failed_at]).await.map_err(internal)?;
-    Ok(())
+    super::execute(client, RECORD_EMAIL_FAILURE, &[&id, &error, &next_attempt_at, &failed_at]).await.map(|_| ())
 }

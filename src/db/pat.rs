@@ -1,6 +1,6 @@
 //! Queries on personal access tokens: rows of `auth.refresh_tokens` with `type = 'pat'`, stored (like every
-//! refresh token) only as a hash. A live PAT is looked up together with its user and the user's roles in one
-//! indexed statement, so the auth webhook pays a single round trip per PAT request.
+//! refresh token) only as a hash. A live PAT is found by one indexed statement, its user by the users
+//! query (where the user's columns are listed once).
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -9,14 +9,14 @@ use crate::domain::user::User;
 use crate::error::AuthError;
 
 pub const INSERT_PAT: &str = include_str!("sql/pat/insert_pat.sql");
-pub const SELECT_LIVE_PAT_USER: &str = include_str!("sql/pat/select_live_pat_user.sql");
+pub const SELECT_LIVE_PAT: &str = include_str!("sql/pat/select_live_pat.sql");
 
 pub const SELECT_USER_PATS: &str = include_str!("sql/pat/select_user_pats.sql");
 pub const DELETE_USER_PAT: &str = include_str!("sql/pat/delete_user_pat.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("pat/insert_pat", INSERT_PAT),
-    ("pat/select_live_pat_user", SELECT_LIVE_PAT_USER),
+    ("pat/select_live_pat", SELECT_LIVE_PAT),
     ("pat/select_user_pats", SELECT_USER_PATS),
     ("pat/delete_user_pat", DELETE_USER_PAT),
 ];
@@ -71,29 +71,25 @@ pub struct LivePat {
 }
 
 pub async fn insert_pat(client: &impl GenericClient, pat: &NewPat<'_>) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(INSERT_PAT).await.map_err(internal)?;
-    client
-        .execute(&statement, &[&pat.id, &pat.user_id, &pat.hash, &pat.created_at, &pat.expires_at, &pat.metadata])
-        .await
-        .map_err(internal)?;
-    Ok(())
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&pat.id, &pat.user_id, &pat.hash, &pat.created_at, &pat.expires_at, &pat.metadata];
+    super::execute(client, INSERT_PAT, &params).await.map(|_| ())
 }
 
-/// The PAT with this hash, if it is live at `now`, joined with its user and the user's roles.
+/// The PAT with this hash, if it is live at `now`, with its user and the user's roles.
 pub async fn select_live_pat_user(
     client: &impl GenericClient,
     hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<LivePat>, AuthError> {
-    let statement = client.prepare_cached(SELECT_LIVE_PAT_USER).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&hash, &now]).await.map_err(internal)?;
-    row.map(|row| {
-        Ok(LivePat {
-            id: row.try_get("pat_id")?,
-            expires_at: row.try_get("pat_expires_at")?,
-            user: User::try_from(&row)?,
-        })
-    })
-    .transpose()
-    .map_err(internal)
+    let Some(row) = super::query_opt(client, SELECT_LIVE_PAT, &[&hash, &now]).await? else {
+        return Ok(None);
+    };
+    let (id, expires_at, user_id): (Uuid, DateTime<Utc>, Uuid) = (
+        row.try_get("id").map_err(internal)?,
+        row.try_get("expires_at").map_err(internal)?,
+        row.try_get("user_id").map_err(internal)?,
+    );
+    let user = super::users::select_user_by_id(client, user_id).await?;
+    Ok(user.map(|user| LivePat { id, expires_at, user }))
 }

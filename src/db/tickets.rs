@@ -64,17 +64,14 @@ impl TryFrom<&Row> for StoredCode {
     }
 }
 
+/// Stores a code; returns its row id.
 pub async fn insert_one_time_code(client: &impl GenericClient, code: &NewCode<'_>) -> Result<Uuid, AuthError> {
-    let id = Uuid::new_v4();
-    let statement = client.prepare_cached(INSERT_ONE_TIME_CODE).await.map_err(internal)?;
-    client
-        .execute(
-            &statement,
-            &[&id, &code.user_id, &code.kind, &code.code_hash, &code.created_at, &code.expires_at, &code.payload],
-        )
-        .await
-        .map_err(internal)?;
-    Ok(id)
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+        [&code.user_id, &code.kind, &code.code_hash, &code.created_at, &code.expires_at, &code.payload];
+    let row = super::query_opt(client, INSERT_ONE_TIME_CODE, &params)
+        .await?
+        .ok_or_else(|| AuthError::internal("the code insert returned no row"))?;
+    row.try_get("id").map_err(internal)
 }
 
 /// Retires every unused code of one kind for a user (a new one replaces them).
@@ -84,9 +81,7 @@ pub async fn burn_user_codes(
     kind: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(BURN_USER_CODES).await.map_err(internal)?;
-    client.execute(&statement, &[&user_id, &kind, &now]).await.map_err(internal)?;
-    Ok(())
+    super::execute(client, BURN_USER_CODES, &[&user_id, &kind, &now]).await.map(|_| ())
 }
 
 /// Retires every unused ticket and code of a user (after a password or email change).
@@ -99,8 +94,7 @@ pub async fn burn_all_user_codes(
 }
 
 async fn select_one(client: &impl GenericClient, sql: &str, hash: &str) -> Result<Option<StoredCode>, AuthError> {
-    let statement = client.prepare_cached(sql).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&hash]).await.map_err(internal)?;
+    let row = super::query_opt(client, sql, &[&hash]).await?;
     row.as_ref().map(StoredCode::try_from).transpose().map_err(internal)
 }
 
@@ -124,14 +118,12 @@ pub async fn select_active_code_for_update(
     kind: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(StoredCode, String)>, AuthError> {
-    let statement = client.prepare_cached(SELECT_ACTIVE_CODE_FOR_UPDATE).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&user_id, &kind, &now]).await.map_err(internal)?;
+    let row = super::query_opt(client, SELECT_ACTIVE_CODE_FOR_UPDATE, &[&user_id, &kind, &now]).await?;
     row.map(|row| Ok((StoredCode::try_from(&row)?, row.try_get("code_hash")?))).transpose().map_err(internal)
 }
 
 pub async fn mark_code_used(client: &impl GenericClient, id: Uuid, now: DateTime<Utc>) -> Result<bool, AuthError> {
-    let statement = client.prepare_cached(MARK_CODE_USED).await.map_err(internal)?;
-    Ok(client.execute(&statement, &[&id, &now]).await.map_err(internal)? == 1)
+    Ok(super::execute(client, MARK_CODE_USED, &[&id, &now]).await? == 1)
 }
 
 /// Counts a wrong guess; the code is burnt once `max_attempts` is reached. Returns the attempts so far.
@@ -141,7 +133,8 @@ pub async fn record_failed_attempt(
     max_attempts: i32,
     now: DateTime<Utc>,
 ) -> Result<i32, AuthError> {
-    let statement = client.prepare_cached(RECORD_FAILED_ATTEMPT).await.map_err(internal)?;
-    let row = client.query_one(&statement, &[&id, &max_attempts, &now]).await.map_err(internal)?;
+    let row = super::query_opt(client, RECORD_FAILED_ATTEMPT, &[&id, &max_attempts, &now])
+        .await?
+        .ok_or_else(|| AuthError::internal("no code to count an attempt on"))?;
     row.try_get(0).map_err(internal)
 }

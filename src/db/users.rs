@@ -3,7 +3,9 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{GenericClient, internal, unique_violation};
+use tokio_postgres::types::ToSql;
+
+use super::{GenericClient, execute, execute_unique, internal, query_opt};
 use crate::domain::user::{NewUser, User};
 use crate::error::AuthError;
 
@@ -87,40 +89,33 @@ impl TryFrom<&Row> for User {
     }
 }
 
+/// The unique constraint on addresses, and what breaking it means to a client.
+const EMAIL_KEY: &str = "users_email_key";
+const EMAIL_TAKEN: fn() -> AuthError = || AuthError::EmailAlreadyInUse;
+
 /// Inserts a user and their roles. A taken email becomes [`AuthError::EmailAlreadyInUse`].
 pub async fn insert_user(client: &impl GenericClient, user: &NewUser, now: DateTime<Utc>) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(INSERT_USER).await.map_err(internal)?;
-    client
-        .execute(
-            &statement,
-            &[
-                &user.id,
-                &user.email.as_ref().map(|e| e.as_str()),
-                &user.password_hash,
-                &user.display_name,
-                &user.avatar_url,
-                &user.locale,
-                &user.default_role,
-                &user.metadata,
-                &user.email_verified,
-                &user.is_anonymous,
-                &user.disabled,
-                &now,
-            ],
-        )
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some("users_email_key") => AuthError::EmailAlreadyInUse,
-            _ => internal(e),
-        })?;
-    let statement = client.prepare_cached(INSERT_USER_ROLES).await.map_err(internal)?;
-    client.execute(&statement, &[&user.id, &user.allowed_roles]).await.map_err(internal)?;
-    Ok(())
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &user.id,
+        &user.email.as_ref().map(|e| e.as_str()),
+        &user.password_hash,
+        &user.display_name,
+        &user.avatar_url,
+        &user.locale,
+        &user.default_role,
+        &user.metadata,
+        &user.email_verified,
+        &user.is_anonymous,
+        &user.disabled,
+        &now,
+    ];
+    execute_unique(client, INSERT_USER, &params, EMAIL_KEY, EMAIL_TAKEN).await?;
+    execute(client, INSERT_USER_ROLES, &[&user.id, &user.allowed_roles]).await.map(|_| ())
 }
 
+/// The user with this id, with roles: the one place the user's columns are listed.
 pub async fn select_user_by_id(client: &impl GenericClient, id: Uuid) -> Result<Option<User>, AuthError> {
-    let statement = client.prepare_cached(SELECT_USER_BY_ID).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&id]).await.map_err(internal)?;
+    let row = query_opt(client, SELECT_USER_BY_ID, &[&id]).await?;
     row.as_ref().map(User::try_from).transpose().map_err(internal)
 }
 
@@ -128,8 +123,7 @@ pub async fn select_credentials_by_email(
     client: &impl GenericClient,
     email: &str,
 ) -> Result<Option<Credentials>, AuthError> {
-    let statement = client.prepare_cached(SELECT_CREDENTIALS_BY_EMAIL).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&email]).await.map_err(internal)?;
+    let row = query_opt(client, SELECT_CREDENTIALS_BY_EMAIL, &[&email]).await?;
     row.map(|row| Ok(Credentials { user_id: row.try_get("id")?, password_hash: row.try_get("password_hash")? }))
         .transpose()
         .map_err(internal)
@@ -143,27 +137,19 @@ pub async fn update_last_seen(client: &impl GenericClient, id: Uuid, now: DateTi
     execute(client, UPDATE_LAST_SEEN, &[&id, &now]).await.map(|_| ())
 }
 
+async fn select_id(client: &impl GenericClient, sql: &str, key: &str) -> Result<Option<Uuid>, AuthError> {
+    let row = query_opt(client, sql, &[&key]).await?;
+    row.map(|row| row.try_get(0)).transpose().map_err(internal)
+}
+
 /// The id of the user with this email (case-insensitive), if any.
 pub async fn select_user_id_by_email(client: &impl GenericClient, email: &str) -> Result<Option<Uuid>, AuthError> {
-    let statement = client.prepare_cached(SELECT_USER_BY_EMAIL).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&email]).await.map_err(internal)?;
-    row.map(|row| row.try_get(0)).transpose().map_err(internal)
+    select_id(client, SELECT_USER_BY_EMAIL, email).await
 }
 
 /// The id of the user with this E.164 phone number, if any.
 pub async fn select_user_id_by_phone(client: &impl GenericClient, phone: &str) -> Result<Option<Uuid>, AuthError> {
-    let statement = client.prepare_cached(SELECT_USER_BY_PHONE).await.map_err(internal)?;
-    let row = client.query_opt(&statement, &[&phone]).await.map_err(internal)?;
-    row.map(|row| row.try_get(0)).transpose().map_err(internal)
-}
-
-async fn execute(
-    client: &impl GenericClient,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<u64, AuthError> {
-    let statement = client.prepare_cached(sql).await.map_err(internal)?;
-    client.execute(&statement, params).await.map_err(internal)
+    select_id(client, SELECT_USER_BY_PHONE, phone).await
 }
 
 pub async fn update_email_verified(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
@@ -180,52 +166,31 @@ pub async fn update_new_email(client: &impl GenericClient, id: Uuid, new_email: 
 
 /// Makes the pending new email the user's email. A taken address becomes `EmailAlreadyInUse`.
 pub async fn confirm_new_email(client: &impl GenericClient, id: Uuid, new_email: &str) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(CONFIRM_NEW_EMAIL).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &new_email]).await.map_err(|e| match unique_violation(&e) {
-        Some("users_email_key") => AuthError::EmailAlreadyInUse,
-        _ => internal(e),
-    })?;
-    Ok(())
+    execute_unique(client, CONFIRM_NEW_EMAIL, &[&id, &new_email], EMAIL_KEY, EMAIL_TAKEN).await.map(|_| ())
 }
 
 /// Puts back the address an email change replaced, verified. A taken address becomes `EmailAlreadyInUse`.
 pub async fn revert_email(client: &impl GenericClient, id: Uuid, old_email: &str) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(REVERT_EMAIL).await.map_err(internal)?;
-    client.execute(&statement, &[&id, &old_email]).await.map_err(|e| match unique_violation(&e) {
-        Some("users_email_key") => AuthError::EmailAlreadyInUse,
-        _ => internal(e),
-    })?;
-    Ok(())
+    execute_unique(client, REVERT_EMAIL, &[&id, &old_email], EMAIL_KEY, EMAIL_TAKEN).await.map(|_| ())
 }
 
 /// Turns an anonymous user into a regular one, keeping the id. Returns false if the user was not anonymous.
 pub async fn deanonymize_user(client: &impl GenericClient, user: &NewUser) -> Result<bool, AuthError> {
-    let statement = client.prepare_cached(DEANONYMIZE_USER).await.map_err(internal)?;
-    let updated = client
-        .execute(
-            &statement,
-            &[
-                &user.id,
-                &user.email.as_ref().map(|e| e.as_str()),
-                &user.password_hash,
-                &user.default_role,
-                &user.display_name,
-                &user.locale,
-                &user.metadata,
-                &user.avatar_url,
-            ],
-        )
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some("users_email_key") => AuthError::EmailAlreadyInUse,
-            _ => internal(e),
-        })?;
-    if updated == 0 {
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &user.id,
+        &user.email.as_ref().map(|e| e.as_str()),
+        &user.password_hash,
+        &user.default_role,
+        &user.display_name,
+        &user.locale,
+        &user.metadata,
+        &user.avatar_url,
+    ];
+    if execute_unique(client, DEANONYMIZE_USER, &params, EMAIL_KEY, EMAIL_TAKEN).await? == 0 {
         return Ok(false);
     }
     execute(client, REPLACE_USER_ROLES, &[&user.id, &user.allowed_roles]).await?;
-    let statement = client.prepare_cached(INSERT_USER_ROLES).await.map_err(internal)?;
-    client.execute(&statement, &[&user.id, &user.allowed_roles]).await.map_err(internal)?;
+    execute(client, INSERT_USER_ROLES, &[&user.id, &user.allowed_roles]).await?;
     Ok(true)
 }
 
@@ -234,12 +199,10 @@ pub async fn update_phone_number(client: &impl GenericClient, id: Uuid, phone: &
     execute(client, UPDATE_PHONE_NUMBER, &[&id, &phone]).await.map(|_| ())
 }
 
-/// Locks a user's row until the transaction ends, so per-user changes (replacing a one-time code) happen
-/// one at a time.
+/// Locks a user's row until the transaction ends, so per-user changes (replacing a one-time code, rotating
+/// or revoking refresh tokens) happen one at a time.
 pub async fn lock_user(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
-    let statement = client.prepare_cached(LOCK_USER).await.map_err(internal)?;
-    client.query_opt(&statement, &[&id]).await.map_err(internal)?;
-    Ok(())
+    query_opt(client, LOCK_USER, &[&id]).await.map(|_| ())
 }
 
 /// Deletes a user (and, by cascade, everything that belongs to them).

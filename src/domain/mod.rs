@@ -4,6 +4,7 @@ pub mod access;
 pub mod claims;
 pub mod email;
 pub mod json;
+pub mod opaque_token;
 pub mod password;
 pub mod phone;
 pub mod redirect;
@@ -12,4 +13,5 @@ pub mod sealed;
 pub mod user;
 
 pub use email::Email;
+pub use opaque_token::OpaqueToken;
 pub use refresh_token::RefreshToken;

@@ -2,14 +2,13 @@
 //! session at once. The user and their first refresh token are written in one transaction. Refused when
 //! sign-up is disabled (`403 signup-disabled`, checked first, as nhost does) or anonymous users are not
 //! enabled (`409 disabled-endpoint`).
-use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::domain::user::{NewUser, check_display_name, metadata_object};
 use crate::error::AuthError;
 use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
+use crate::state::AppState;
 
 /// The only role, and the default role, of an anonymous user.
 pub const ANONYMOUS_ROLE: &str = "anonymous";
@@ -46,7 +45,7 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
         check_display_name(name)?;
     }
     let new_user = NewUser {
-        id: Uuid::new_v4(),
+        id: state.random.uuid(),
         email: None,
         password_hash: None,
         display_name: profile.display_name.unwrap_or_else(|| DEFAULT_DISPLAY_NAME.to_string()),
@@ -61,13 +60,13 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
     };
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     db::users::insert_user(&transaction, &new_user, now).await?;
     let user = db::users::select_user_by_id(&transaction, new_user.id)
         .await?
         .ok_or_else(|| AuthError::internal("inserted anonymous user not found"))?;
     let session = complete_signin(state, &transaction, user, SigninMethod::Anonymous).await?;
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     tracing::info!(user_id = %new_user.id, "anonymous user signed in");
     Ok(session)
 }

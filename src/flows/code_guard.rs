@@ -9,11 +9,11 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::tickets::CodeKind;
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::phone::PhoneNumber;
 use crate::error::AuthError;
+use crate::state::AppState;
 
 /// The key guesses are counted under.
 pub fn email_identifier(email: &Email) -> String {

@@ -5,13 +5,13 @@ use secrecy::SecretString;
 
 use super::tickets::{self, LinkKind, LinkRequest};
 use super::verification::redirect_policy;
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::access::email_allowed;
 use crate::domain::user::{NewUser, SignupOptions};
 use crate::error::AuthError;
 use crate::jwt::VerifiedToken;
+use crate::state::AppState;
 
 pub enum SignInMethod {
     EmailPassword(SecretString),
@@ -42,7 +42,7 @@ pub async fn deanonymize(
         SignInMethod::Passwordless => None,
     };
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let user_id = bearer.claims.user_id;
     db::users::lock_user(&transaction, user_id).await?;
     let upgraded = NewUser::from_profile(user_id, Some(email.clone()), password_hash, profile, false);
@@ -67,7 +67,7 @@ pub async fn deanonymize(
         };
         tickets::send_link(state, &transaction, request).await?;
     }
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     tracing::info!(%user_id, "anonymous user upgraded");
     Ok(())
 }

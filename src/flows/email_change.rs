@@ -7,12 +7,12 @@ use uuid::Uuid;
 
 use super::tickets::{self, LinkKind, LinkRequest};
 use super::verification::redirect_policy;
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::access::email_allowed;
 use crate::error::AuthError;
 use crate::jwt::VerifiedToken;
+use crate::state::AppState;
 
 /// `POST /user/email/change`.
 pub async fn change_email(
@@ -29,7 +29,7 @@ pub async fn change_email(
     }
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     if db::users::select_user_id_by_email(&transaction, new_email.as_str()).await?.is_some() {
         return Err(AuthError::EmailAlreadyInUse);
     }
@@ -47,7 +47,7 @@ pub async fn change_email(
         old_email: None,
     };
     tickets::send_link(state, &transaction, request).await?;
-    transaction.commit().await.map_err(db::internal)
+    db::commit(transaction).await
 }
 
 /// Following the confirmation link (inside the caller's transaction).

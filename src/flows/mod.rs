@@ -1,4 +1,4 @@
-//! Use cases, one module per user-visible flow. Flows take the [`crate::app::AppState`], domain values and
+//! Use cases, one module per user-visible flow. Flows take the [`crate::state::AppState`], domain values and
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
 pub mod anonymous;
 pub mod code_guard;

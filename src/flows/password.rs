@@ -5,25 +5,27 @@
 use secrecy::SecretString;
 
 use super::tickets::{self, LinkKind, LinkRequest};
-use super::verification::{in_background, redirect_policy};
-use crate::app::AppState;
+use super::verification::redirect_policy;
 use crate::db;
 use crate::domain::Email;
 use crate::error::AuthError;
 use crate::jwt::VerifiedToken;
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
+use crate::state::AppState;
 
 /// `POST /user/password/reset`.
 pub fn request_password_reset(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
     let background = state.clone();
-    in_background(state, "password reset email", async move { send_reset_link(&background, email, redirect_to).await });
+    state
+        .background
+        .spawn("password reset email", async move { send_reset_link(&background, email, redirect_to).await });
     Ok(())
 }
 
 async fn send_reset_link(state: &AppState, email: Email, redirect_to: String) -> Result<(), AuthError> {
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let Some(user) = tickets::enabled_user_by_email(&transaction, email.as_str()).await? else {
         return Ok(());
     };
@@ -37,7 +39,7 @@ async fn send_reset_link(state: &AppState, email: Email, redirect_to: String) ->
         old_email: None,
     };
     tickets::send_link(state, &transaction, request).await?;
-    transaction.commit().await.map_err(db::internal)
+    db::commit(transaction).await
 }
 
 /// Who is allowed to set the password.

@@ -6,8 +6,7 @@ use uuid::Uuid;
 
 use super::code_guard;
 use super::tickets::{self, CodeKind, LinkKind, LinkRequest};
-use super::verification::{in_background, redirect_policy};
-use crate::app::AppState;
+use super::verification::redirect_policy;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::access::email_allowed;
@@ -18,6 +17,7 @@ use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
 use crate::sms::{Sms, SmsError};
+use crate::state::AppState;
 
 /// The checks that do not depend on whether the address exists, done before answering.
 fn prepare_email_signin(
@@ -60,7 +60,7 @@ async fn find_or_create_user(
                 profile.display_name = phone.map(|p| p.as_str().to_string()).unwrap_or_default();
             }
             let new_user = NewUser::from_profile(
-                Uuid::new_v4(),
+                state.random.uuid(),
                 email.cloned(),
                 None,
                 profile,
@@ -81,10 +81,10 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
     let (redirect_to, profile) =
         prepare_email_signin(state, state.config.features.passwordless_email, &email, &options)?;
     let background = state.clone();
-    in_background(state, "magic link email", async move {
+    state.background.spawn("magic link email", async move {
         let state = background;
         let mut client = db::client(&state.pool).await?;
-        let transaction = client.transaction().await.map_err(db::internal)?;
+        let transaction = db::begin(&mut client).await?;
         let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
             return Ok(());
         };
@@ -97,7 +97,7 @@ pub fn send_magic_link(state: &AppState, email: Email, options: SignupOptions) -
             old_email: None,
         };
         tickets::send_link(&state, &transaction, request).await?;
-        transaction.commit().await.map_err(db::internal)
+        db::commit(transaction).await
     });
     Ok(())
 }
@@ -109,14 +109,14 @@ pub async fn send_email_otp(state: &AppState, email: Email, options: SignupOptio
     code_guard::ensure_unlocked(state, &client, &code_guard::email_identifier(&email)).await?;
     drop(client);
     let background = state.clone();
-    in_background(state, "sign-in code email", async move {
+    state.background.spawn("sign-in code email", async move {
         let state = background;
         let mut client = db::client(&state.pool).await?;
-        let transaction = client.transaction().await.map_err(db::internal)?;
+        let transaction = db::begin(&mut client).await?;
         let Some(user) = find_or_create_user(&state, &transaction, Some(&email), None, profile).await? else {
             return Ok(());
         };
-        let code = tickets::new_otp();
+        let code = tickets::new_otp(&state.random);
         tickets::store_otp(&state, &transaction, user.id, CodeKind::EmailOtp, &code).await?;
         let variables = TemplateVariables {
             display_name: user.display_name.clone(),
@@ -136,7 +136,7 @@ pub async fn send_email_otp(state: &AppState, email: Email, options: SignupOptio
             headers: vec![("X-Email-Template".into(), "signin-otp".into())],
         };
         state.mail.enqueue(&transaction, &message, state.clock.now()).await?;
-        transaction.commit().await.map_err(db::internal)
+        db::commit(transaction).await
     });
     Ok(())
 }
@@ -198,7 +198,7 @@ async fn sign_in_verified(
         .await?
         .ok_or_else(|| AuthError::internal("verified user vanished"))?;
     let session = complete_signin(state, &transaction, user, method).await?;
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     Ok(session)
 }
 
@@ -231,12 +231,12 @@ pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOpt
     let sms = sms(state)?;
     let phone = parse_phone(state, raw_phone)?;
     let profile = options.resolve(&state.config.users, None)?;
-    let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp() };
+    let code = if sms.verifies_codes() { String::new() } else { tickets::new_otp(&state.random) };
     let mut client = db::client(&state.pool).await?;
     if !sms.verifies_codes() {
         code_guard::ensure_unlocked(state, &client, &code_guard::phone_identifier(&phone)).await?;
     }
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let existed = db::users::select_user_id_by_phone(&transaction, phone.as_str()).await?.is_some();
     let Some(user) = find_or_create_user(state, &transaction, None, Some(&phone), profile).await? else {
         // Signing up is off, or the account is disabled: nothing is sent, and the answer is the same.
@@ -245,7 +245,7 @@ pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOpt
     if !code.is_empty() {
         tickets::store_otp(state, &transaction, user.id, CodeKind::SmsOtp, &code).await?;
     }
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     if let Err(error) = sms.send_code(&phone, &code, &user.locale).await {
         if existed {
             db::tickets::burn_user_codes(&client, user.id, "smsOtp", state.clock.now()).await?;

@@ -14,19 +14,19 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::db::pat::{NewPat, PatSummary};
-use crate::domain::RefreshToken;
+use crate::domain::OpaqueToken;
 use crate::error::AuthError;
 use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
 use crate::jwt::HasuraClaims;
+use crate::state::AppState;
 
 /// A newly created PAT: the only time the secret is seen.
 pub struct CreatedPat {
     pub id: Uuid,
-    pub token: RefreshToken,
+    pub token: OpaqueToken,
 }
 
 /// `POST /pat`: creates a PAT for the signed-in user, expiring at `expires_at`.
@@ -56,8 +56,8 @@ pub async fn create(
     if user.is_anonymous {
         return Err(AuthError::ForbiddenAnonymous);
     }
-    let token = RefreshToken::generate();
-    let id = Uuid::new_v4();
+    let token = OpaqueToken::generate(&state.random);
+    let id = state.random.uuid();
     let hash = token.hash();
     db::pat::insert_pat(
         &client,
@@ -86,13 +86,13 @@ pub async fn revoke(state: &AppState, user_id: Uuid, id: Uuid) -> Result<(), Aut
 
 /// `POST /signin/pat`: a session (with a new regular refresh token) for the owner of a live PAT.
 pub async fn signin(state: &AppState, presented: &str) -> Result<Session, AuthError> {
-    let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidPat)?;
+    let token = OpaqueToken::parse(presented).ok_or(AuthError::InvalidPat)?;
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let pat = db::pat::select_live_pat_user(&transaction, &token.hash(), now).await?.ok_or(AuthError::InvalidPat)?;
     let session = complete_signin(state, &transaction, pat.user, SigninMethod::PersonalAccessToken).await?;
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     tracing::info!(user_id = %session.user.id, pat_id = %pat.id, "signed in with a personal access token");
     Ok(session)
 }
@@ -100,7 +100,7 @@ pub async fn signin(state: &AppState, presented: &str) -> Result<Session, AuthEr
 /// The Hasura claims a live PAT stands for, and when it expires: one indexed query (plus the claims
 /// queries that permissions or custom claims need, when configured). Unknown, expired or revoked PATs
 /// and accounts that may not hold a session are `Unauthenticated`.
-pub async fn authenticate(state: &AppState, token: &RefreshToken) -> Result<(HasuraClaims, DateTime<Utc>), AuthError> {
+pub async fn authenticate(state: &AppState, token: &OpaqueToken) -> Result<(HasuraClaims, DateTime<Utc>), AuthError> {
     let now = state.clock.now();
     let client = db::client(&state.pool).await?;
     let pat = db::pat::select_live_pat_user(&client, &token.hash(), now)

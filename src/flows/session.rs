@@ -13,7 +13,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::db::refresh_tokens::NewRefreshToken;
 use crate::domain::access::email_allowed;
@@ -22,6 +21,7 @@ use crate::domain::user::User;
 use crate::domain::{Email, RefreshToken};
 use crate::error::AuthError;
 use crate::jwt::{HasuraClaims, VerifiedToken};
+use crate::state::AppState;
 
 /// What a successful sign-in or refresh hands to the client.
 pub struct Session {
@@ -209,8 +209,8 @@ async fn mint_refresh_token(
     lineage: Lineage,
 ) -> Result<(RefreshToken, Uuid, Uuid), AuthError> {
     let now = state.clock.now();
-    let refresh_token = RefreshToken::generate();
-    let id = Uuid::new_v4();
+    let refresh_token = RefreshToken::generate(&state.random);
+    let id = state.random.uuid();
     let family_id = lineage.family_id.unwrap_or(id);
     let mut expires_at = now + TimeDelta::seconds(state.config.session.refresh_token_expires_in);
     if let Some(max_lifetime) = state.config.session.max_lifetime {

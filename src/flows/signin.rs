@@ -4,12 +4,12 @@
 //! with outdated parameters, are replaced by a fresh argon2id hash on success.
 use secrecy::SecretString;
 
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::error::AuthError;
 use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
+use crate::state::AppState;
 
 pub async fn signin_email_password(
     state: &AppState,

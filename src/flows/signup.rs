@@ -2,15 +2,14 @@
 //! sign-up stores nothing. When new users are disabled or a verified email is required, no session is
 //! returned (the user verifies their email first).
 use secrecy::SecretString;
-use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::user::{NewUser, SignupOptions};
 use crate::error::AuthError;
 use crate::flows::Session;
 use crate::flows::session::{SigninMethod, complete_signin};
+use crate::state::AppState;
 
 /// Checks a new password against the configured policy; every path that sets a password calls this.
 pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
@@ -36,10 +35,10 @@ pub async fn signup_email_password(
     let redirect_to = super::verification::redirect_policy(state).resolve(options.redirect_to.as_deref())?;
     let password_hash = state.passwords.hash(&password).await?;
     let new_user =
-        NewUser::from_profile(Uuid::new_v4(), Some(email), Some(password_hash), profile, users.disable_new_users);
+        NewUser::from_profile(state.random.uuid(), Some(email), Some(password_hash), profile, users.disable_new_users);
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     db::users::insert_user(&transaction, &new_user, now).await?;
     let session = if users.disable_new_users {
         None
@@ -64,7 +63,7 @@ pub async fn signup_email_password(
             .ok_or_else(|| AuthError::internal("inserted user not found"))?;
         Some(complete_signin(state, &transaction, user, SigninMethod::Signup).await?)
     };
-    transaction.commit().await.map_err(db::internal)?;
+    db::commit(transaction).await?;
     tracing::info!(user_id = %new_user.id, "user signed up");
     if users.disable_new_users {
         // As in nhost: the account exists (an administrator can enable it) but cannot be used yet.

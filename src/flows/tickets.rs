@@ -7,20 +7,20 @@
 //! the configured number of wrong guesses.
 use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
-use rand::Rng;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use url::Url;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::db;
 use crate::db::tickets::{NewCode, StoredCode};
-use crate::domain::RefreshToken;
-use crate::domain::refresh_token::hash_token;
+use crate::domain::OpaqueToken;
+use crate::domain::opaque_token::hash_token;
 use crate::domain::user::User;
 use crate::error::AuthError;
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
+use crate::random::Random;
+use crate::state::AppState;
 
 /// What an emailed link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub async fn send_link(
     // Concurrent requests for the same user take turns, so exactly one link stays live.
     db::users::lock_user(client, request.user.id).await?;
     db::tickets::burn_user_codes(client, request.user.id, kind.prefix(), now).await?;
-    let ticket = format!("{}:{}", kind.prefix(), RefreshToken::generate().expose());
+    let ticket = format!("{}:{}", kind.prefix(), OpaqueToken::generate(&state.random).expose());
     let payload =
         json!({"redirectTo": request.redirect_to, "newEmail": request.new_email, "oldEmail": request.old_email});
     db::tickets::insert_one_time_code(
@@ -197,7 +197,7 @@ fn live(code: &StoredCode, now: DateTime<Utc>) -> bool {
 /// Splits `<kind>:<secret>` and checks the kind.
 fn parse_ticket(ticket: &str) -> Result<LinkKind, AuthError> {
     let (prefix, secret) = ticket.split_once(':').ok_or(AuthError::InvalidTicket)?;
-    if RefreshToken::parse(secret).is_none() {
+    if OpaqueToken::parse(secret).is_none() {
         return Err(AuthError::InvalidTicket);
     }
     LinkKind::from_prefix(prefix).ok_or(AuthError::InvalidTicket)
@@ -229,8 +229,8 @@ pub async fn consume_link(
 }
 
 /// A uniformly random six-digit code.
-pub fn new_otp() -> String {
-    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+pub fn new_otp(random: &Random) -> String {
+    format!("{:06}", random.below(1_000_000))
 }
 
 fn otp_hash(user_id: Uuid, kind: CodeKind, code: &str) -> String {

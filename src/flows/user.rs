@@ -1,8 +1,8 @@
 //! The signed-in user's own account.
-use crate::app::AppState;
 use crate::db;
 use crate::domain::user::User;
 use crate::error::AuthError;
+use crate::state::AppState;
 use uuid::Uuid;
 
 /// `GET /user`: the signed-in user, with roles. A token whose user no longer exists is refused.

@@ -7,11 +7,11 @@
 use super::email_change;
 use super::session::{SigninMethod, complete_signin};
 use super::tickets::{self, LinkKind, LinkRequest};
-use crate::app::AppState;
 use crate::db;
 use crate::domain::Email;
 use crate::domain::redirect::RedirectPolicy;
 use crate::error::AuthError;
+use crate::state::AppState;
 
 pub fn redirect_policy(state: &AppState) -> &RedirectPolicy {
     &state.redirects
@@ -22,17 +22,15 @@ pub fn redirect_policy(state: &AppState) -> &RedirectPolicy {
 pub fn send_verification_email(state: &AppState, email: Email, redirect_to: Option<&str>) -> Result<(), AuthError> {
     let redirect_to = redirect_policy(state).resolve(redirect_to)?;
     let background = state.clone();
-    in_background(
-        state,
-        "verification email",
-        async move { send_verification_link(&background, email, redirect_to).await },
-    );
+    state
+        .background
+        .spawn("verification email", async move { send_verification_link(&background, email, redirect_to).await });
     Ok(())
 }
 
 async fn send_verification_link(state: &AppState, email: Email, redirect_to: String) -> Result<(), AuthError> {
     let mut client = db::client(&state.pool).await?;
-    let transaction = client.transaction().await.map_err(db::internal)?;
+    let transaction = db::begin(&mut client).await?;
     let Some(user) = tickets::enabled_user_by_email(&transaction, email.as_str()).await? else {
         return Ok(());
     };
@@ -53,7 +51,7 @@ async fn send_verification_link(state: &AppState, email: Email, redirect_to: Str
         },
     )
     .await?;
-    transaction.commit().await.map_err(db::internal)
+    db::commit(transaction).await
 }
 
 /// Where a followed link ends: the redirect target, and the query parameters of success (`refreshToken`,
@@ -119,26 +117,4 @@ async fn use_link(state: &AppState, ticket: &str, redirect_to: &str) -> Result<(
     let session = complete_signin(state, &transaction, user, method).await?;
     db::commit(transaction).await?;
     Ok((kind, session.refresh_token.expose().to_string()))
-}
-
-/// Used by flows that must not reveal whether an address exists: the work runs after the answer. At most
-/// `AppState::background` tasks run at once; beyond that the work is dropped with a warning (load shedding:
-/// a flood of requests must not pile up tasks or exhaust the database pool).
-pub fn in_background<F>(state: &AppState, what: &'static str, work: F)
-where
-    F: std::future::Future<Output = Result<(), AuthError>> + Send + 'static,
-{
-    let Ok(permit) = state.background.clone().try_acquire_owned() else {
-        tracing::warn!("{what} dropped: too much background work in flight");
-        return;
-    };
-    tokio::spawn(async move {
-        let _permit = permit;
-        if let Err(error) = work.await {
-            match error {
-                AuthError::Internal(cause) => tracing::error!(cause = ?cause, "{what} failed"),
-                other => tracing::info!(reason = %other, "{what} not sent"),
-            }
-        }
-    });
 }

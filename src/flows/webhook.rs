@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
-use crate::domain::RefreshToken;
+use crate::domain::OpaqueToken;
 use crate::error::AuthError;
 use crate::jwt::HasuraClaims;
+use crate::state::AppState;
 
 /// The headers of the client's GraphQL request that matter here.
 #[derive(Debug, Default, Clone, Copy)]
@@ -55,7 +55,7 @@ pub async fn authorize(state: &AppState, headers: ClientHeaders<'_>) -> Result<B
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or(AuthError::Unauthenticated("the Authorization header must be a bearer token"))?;
-    if let Some(pat) = RefreshToken::parse(token) {
+    if let Some(pat) = OpaqueToken::parse(token) {
         let (claims, expires_at) = super::pat::authenticate(state, &pat).await?;
         return session_variables(state, &claims, expires_at, requested_role);
     }

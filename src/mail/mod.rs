@@ -150,9 +150,7 @@ impl Mail {
             transport::header(name, value).map_err(AuthError::Internal)?;
             headers.push((name.clone(), value.replace(['\r', '\n'], " ")));
         }
-        let id = Uuid::new_v4();
         let row = NewOutboxEmail {
-            id,
             recipient,
             subject: &rendered.subject,
             html_body: &rendered.html_body,
@@ -160,7 +158,7 @@ impl Mail {
             headers: &headers,
             template: email.template.dir_name(),
         };
-        outbox::insert_email(client, &row, now).await?;
+        let id = outbox::insert_email(client, &row, now).await?;
         tracing::debug!(email_id = %id, template = email.template.dir_name(), "email queued");
         Ok(id)
     }

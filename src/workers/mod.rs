@@ -4,6 +4,11 @@
 //! cancelled. Work is claimed with `for update skip locked`, so every replica can run every worker.
 pub mod mail_outbox;
 
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
 /// What one round of a worker did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
@@ -13,4 +18,15 @@ pub struct BatchOutcome {
     pub failed: usize,
     /// Nothing was due.
     pub empty: bool,
+}
+
+/// Starts every worker; each ends with its name and how it ended once `shutdown` is cancelled.
+pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) -> JoinSet<(&'static str, anyhow::Result<()>)> {
+    let mut workers = JoinSet::new();
+    let (pool, mail, clock, stop) = (state.pool.clone(), state.mail.clone(), state.clock.clone(), shutdown.clone());
+    workers.spawn(async move {
+        mail_outbox::run(pool, mail, clock, stop).await;
+        ("mail outbox", Ok(()))
+    });
+    workers
 }

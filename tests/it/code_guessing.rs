@@ -72,16 +72,7 @@ async fn an_address_without_an_account_locks_the_same_way() {
 async fn sms_codes_are_counted_per_number_across_re_requests() {
     const SID: &str = "AC0123456789abcdef0123456789abcdef";
     let standin = SmsStandin::start(SID, "twilio-auth-token").await;
-    let app = crate::helpers::TestApp::spawn_with(&[
-        ("AUTH_SMS_PASSWORDLESS_ENABLED", "true"),
-        ("AUTH_SMS_PROVIDER", "twilio"),
-        ("AUTH_SMS_TWILIO_ACCOUNT_SID", SID),
-        ("AUTH_SMS_TWILIO_AUTH_TOKEN", "twilio-auth-token"),
-        ("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", "MG0123456789abcdef0123456789abcdef"),
-        ("AUTH_SMS_TWILIO_BASE_URL", standin.url.as_str()),
-        ("AUTH_SMS_DEFAULT_REGION", "US"),
-    ])
-    .await;
+    let app = crate::helpers::TestApp::spawn_with_sms(&standin, "MG0123456789abcdef0123456789abcdef", &[]).await;
     let mut locked_at = None;
     for cycle in 1..=50 {
         let sent = app.post("/signin/passwordless/sms", json!({"phoneNumber": "+14155550199"})).await;

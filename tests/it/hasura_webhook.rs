@@ -5,19 +5,6 @@ use poem::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::helpers::app::Reply;
-
-async fn webhook_get(app: &TestApp, headers: &[(&str, &str)]) -> Reply {
-    let mut request = app.client.get("/hasura/webhook");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    crate::helpers::app::Reply::read(request.send().await.0).await
-}
-
-async fn webhook_post(app: &TestApp, headers: Value) -> Reply {
-    app.post("/hasura/webhook", json!({"headers": headers, "request": {"query": "{ users { id } }"}})).await
-}
 
 fn assert_all_strings(body: &Value) {
     let map = body.as_object().expect("an object");
@@ -29,7 +16,7 @@ async fn get_mode_answers_with_the_tokens_session_variables() {
     let app = TestApp::spawn().await;
     let session = app.signed_up_session("hook@example.com").await;
     let bearer = format!("Bearer {}", session["accessToken"].as_str().unwrap());
-    let reply = webhook_get(&app, &[("Authorization", &bearer)]).await;
+    let reply = app.webhook_get(&[("Authorization", &bearer)]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_all_strings(&reply.body);
     assert_eq!(reply.body["X-Hasura-Role"], "user");
@@ -43,7 +30,7 @@ async fn post_mode_reads_the_forwarded_headers_in_any_case() {
     let app = TestApp::spawn().await;
     let session = app.signed_up_session("post@example.com").await;
     let bearer = format!("Bearer {}", session["accessToken"].as_str().unwrap());
-    let reply = webhook_post(&app, json!({"AUTHORIZATION": bearer, "x-hasura-ROLE": "me", "User-Agent": "x"})).await;
+    let reply = app.webhook_post(json!({"AUTHORIZATION": bearer, "x-hasura-ROLE": "me", "User-Agent": "x"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_all_strings(&reply.body);
     assert_eq!(reply.body["X-Hasura-Role"], "me");
@@ -55,11 +42,11 @@ async fn a_requested_role_outside_the_allowed_roles_is_401() {
     let app = TestApp::spawn().await;
     let session = app.signed_up_session("role@example.com").await;
     let bearer = format!("Bearer {}", session["accessToken"].as_str().unwrap());
-    let allowed = webhook_get(&app, &[("Authorization", &bearer), ("X-Hasura-Role", "me")]).await;
+    let allowed = app.webhook_get(&[("Authorization", &bearer), ("X-Hasura-Role", "me")]).await;
     assert_eq!(allowed.body["X-Hasura-Role"], "me");
-    let refused = webhook_get(&app, &[("Authorization", &bearer), ("X-Hasura-Role", "admin")]).await;
+    let refused = app.webhook_get(&[("Authorization", &bearer), ("X-Hasura-Role", "admin")]).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    let refused = webhook_post(&app, json!({"Authorization": bearer, "X-Hasura-Role": "admin"})).await;
+    let refused = app.webhook_post(json!({"Authorization": bearer, "X-Hasura-Role": "admin"})).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -82,34 +69,34 @@ async fn expired_tampered_alg_none_and_wrong_key_tokens_are_401() {
     )
     .unwrap();
     for bad in [tampered, alg_none, wrong_key, "garbage".to_string()] {
-        let reply = webhook_get(&app, &[("Authorization", &format!("Bearer {bad}"))]).await;
+        let reply = app.webhook_get(&[("Authorization", &format!("Bearer {bad}"))]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
-        let reply = webhook_post(&app, json!({"Authorization": format!("Bearer {bad}")})).await;
+        let reply = app.webhook_post(json!({"Authorization": format!("Bearer {bad}")})).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
     }
-    let basic = webhook_get(&app, &[("Authorization", "Basic dXNlcjpwYXNz")]).await;
+    let basic = app.webhook_get(&[("Authorization", "Basic dXNlcjpwYXNz")]).await;
     assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
 
     app.clock.advance(TimeDelta::seconds(901));
-    let expired = webhook_get(&app, &[("Authorization", &format!("Bearer {token}"))]).await;
+    let expired = app.webhook_get(&[("Authorization", &format!("Bearer {token}"))]).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn no_credentials_get_the_unauthenticated_role_or_401_when_disabled() {
     let app = TestApp::spawn().await;
-    let reply = webhook_get(&app, &[]).await;
+    let reply = app.webhook_get(&[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body, json!({"X-Hasura-Role": "public"}));
-    let reply = webhook_post(&app, json!({})).await;
+    let reply = app.webhook_post(json!({})).await;
     assert_eq!(reply.body, json!({"X-Hasura-Role": "public"}));
-    let escalate = webhook_get(&app, &[("X-Hasura-Role", "user")]).await;
+    let escalate = app.webhook_get(&[("X-Hasura-Role", "user")]).await;
     assert_eq!(escalate.status, StatusCode::UNAUTHORIZED, "no role without credentials");
 
     let app = TestApp::spawn_with(&[("AUTH_WEBHOOK_UNAUTHENTICATED_ROLE", "anonymous")]).await;
-    assert_eq!(webhook_get(&app, &[]).await.body, json!({"X-Hasura-Role": "anonymous"}));
+    assert_eq!(app.webhook_get(&[]).await.body, json!({"X-Hasura-Role": "anonymous"}));
     let app = TestApp::spawn_with(&[("AUTH_WEBHOOK_ALLOW_UNAUTHENTICATED", "false")]).await;
-    assert_eq!(webhook_get(&app, &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_get(&[]).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -117,11 +104,11 @@ async fn cache_control_counts_down_with_the_tokens_remaining_life() {
     let app = TestApp::spawn().await;
     let session = app.signed_up_session("ttl@example.com").await;
     let bearer = format!("Bearer {}", session["accessToken"].as_str().unwrap());
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=900");
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=900");
     app.clock.advance(TimeDelta::seconds(100));
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=800");
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=800");
     app.clock.advance(TimeDelta::seconds(799));
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=1");
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.body["Cache-Control"], "max-age=1");
 }
 
 #[tokio::test]
@@ -145,7 +132,7 @@ async fn custom_claims_reach_hasura_as_session_variables() {
         )
         .await;
     let bearer = format!("Bearer {}", reply.body["session"]["accessToken"].as_str().unwrap());
-    let reply = webhook_get(&app, &[("Authorization", &bearer)]).await;
+    let reply = app.webhook_get(&[("Authorization", &bearer)]).await;
     assert_all_strings(&reply.body);
     assert_eq!(reply.body["X-Hasura-Plan"], "pro");
     assert_eq!(reply.body["X-Hasura-Roles"], r#"{"me","user"}"#);

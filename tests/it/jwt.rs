@@ -200,7 +200,7 @@ fn a_public_key_that_does_not_match_the_signing_key_is_a_configuration_error() {
     env.insert("HASURA_GRAPHQL_JWT_SECRET".into(), secret);
     // The keys are parsed once, when the application state is built: the service does not start.
     let config = hauth::config::Config::from_env(&env).unwrap();
-    let err = hauth::app::AppState::build(config, hauth::clock::Clock::manual()).err().expect("refused").to_string();
+    let err = hauth::state::AppState::build(config, hauth::clock::Clock::manual()).err().expect("refused").to_string();
     assert!(err.contains("does not match"), "{err}");
     // `hauth config check` reports it too.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hauth"))

@@ -16,6 +16,7 @@ mod hasura_actions;
 mod hasura_metadata;
 mod hasura_webhook;
 mod jwt;
+mod lifecycle;
 mod mail;
 mod migrations;
 mod pat;

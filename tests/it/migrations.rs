@@ -1,3 +1,5 @@
+//! Migrations: the nhost-compatible `auth` schema on a fresh database, adopting an nhost database in
+//! place, and replicas that start together migrating exactly once.
 use crate::helpers::db::TestDb;
 
 #[tokio::test]
@@ -128,7 +130,7 @@ async fn an_existing_nhost_style_schema_is_adopted_in_place() {
     let mut env = crate::helpers::app::base_env(&db.url);
     env.insert("AUTH_SKIP_MIGRATIONS".into(), "true".into());
     let config = hauth::config::Config::from_env(&env).unwrap();
-    let state = hauth::app::AppState::build(config, hauth::clock::Clock::System).unwrap();
+    let state = hauth::state::AppState::build(config, hauth::clock::Clock::System).unwrap();
     let session = hauth::flows::session::refresh(&state, "22222222-2222-2222-2222-222222222222").await.unwrap();
     assert_eq!(session.user.email.as_deref(), Some("old@example.com"));
 }

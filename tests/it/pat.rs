@@ -43,18 +43,6 @@ async fn signin_pat(app: &TestApp, pat: &str) -> Reply {
     app.post("/signin/pat", json!({"personalAccessToken": pat})).await
 }
 
-async fn webhook_get(app: &TestApp, headers: &[(&str, &str)]) -> Reply {
-    let mut request = app.client.get("/hasura/webhook");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    Reply::read(request.send().await.0).await
-}
-
-async fn webhook_post(app: &TestApp, headers: Value) -> Reply {
-    app.post("/hasura/webhook", json!({"headers": headers, "request": {"query": "{ users { id } }"}})).await
-}
-
 fn is_uuid_shaped(value: &Value) -> bool {
     value.as_str().is_some_and(|s| Uuid::parse_str(s).is_ok() && s.len() == 36 && s == s.to_ascii_lowercase())
 }
@@ -104,7 +92,7 @@ async fn a_pat_is_returned_once_and_stored_only_as_its_hash_with_its_expiry_and_
     let hash: String = row.get(0);
     assert_ne!(hash, pat);
     assert!(!hash.contains(pat));
-    assert_eq!(hash, hauth::domain::refresh_token::hash_token(pat));
+    assert_eq!(hash, hauth::domain::opaque_token::hash_token(pat));
     assert_eq!(row.get::<_, String>(1), "pat");
     assert_eq!(row.get::<_, Value>(2), json!({"name": "deploy bot"}));
     assert_eq!(row.get::<_, DateTime<Utc>>(3), expires_at);
@@ -133,7 +121,7 @@ async fn signing_in_with_a_pat_returns_a_session_with_a_new_regular_refresh_toke
     let id = Uuid::parse_str(new_session["refreshTokenId"].as_str().unwrap()).unwrap();
     let rows = app.rows("select type, refresh_token_hash from auth.refresh_tokens where id = $1", &[&id]).await;
     assert_eq!(rows[0].get::<_, String>(0), "regular");
-    assert_eq!(rows[0].get::<_, String>(1), hauth::domain::refresh_token::hash_token(refresh_token));
+    assert_eq!(rows[0].get::<_, String>(1), hauth::domain::opaque_token::hash_token(refresh_token));
 
     // The session works: its access token reads the user, its refresh token refreshes.
     let user = app.get("/user", new_session["accessToken"].as_str()).await;
@@ -234,8 +222,8 @@ async fn the_webhook_accepts_a_pat_in_get_and_post_modes() {
     let app = TestApp::spawn().await;
     let (session, _, pat) = user_with_pat(&app, "hook-pat@example.com").await;
     let bearer = format!("Bearer {pat}");
-    let get = webhook_get(&app, &[("Authorization", &bearer)]).await;
-    let post = webhook_post(&app, json!({"authorization": bearer})).await;
+    let get = app.webhook_get(&[("Authorization", &bearer)]).await;
+    let post = app.webhook_post(json!({"authorization": bearer})).await;
     for reply in [get, post] {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         assert!(reply.body.as_object().unwrap().values().all(Value::is_string), "{}", reply.text);
@@ -252,14 +240,14 @@ async fn the_webhook_grants_a_requested_role_only_if_the_pats_user_has_it() {
     let app = TestApp::spawn().await;
     let (_, _, pat) = user_with_pat(&app, "role-pat@example.com").await;
     let bearer = format!("Bearer {pat}");
-    let me = webhook_get(&app, &[("Authorization", &bearer), ("X-Hasura-Role", "me")]).await;
+    let me = app.webhook_get(&[("Authorization", &bearer), ("X-Hasura-Role", "me")]).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.body["X-Hasura-Role"], "me");
-    let user = webhook_post(&app, json!({"Authorization": bearer, "x-hasura-role": "user"})).await;
+    let user = app.webhook_post(json!({"Authorization": bearer, "x-hasura-role": "user"})).await;
     assert_eq!(user.body["X-Hasura-Role"], "user");
-    let admin = webhook_get(&app, &[("Authorization", &bearer), ("X-Hasura-Role", "admin")]).await;
+    let admin = app.webhook_get(&[("Authorization", &bearer), ("X-Hasura-Role", "admin")]).await;
     assert_eq!(admin.status, StatusCode::UNAUTHORIZED, "{}", admin.text);
-    let admin = webhook_post(&app, json!({"Authorization": bearer, "X-Hasura-Role": "admin"})).await;
+    let admin = app.webhook_post(json!({"Authorization": bearer, "X-Hasura-Role": "admin"})).await;
     assert_eq!(admin.status, StatusCode::UNAUTHORIZED, "{}", admin.text);
 }
 
@@ -269,15 +257,15 @@ async fn the_webhooks_cache_control_is_capped_then_counts_down_to_the_pats_expir
     let (_, _, pat) = user_with_pat(&app, "ttl-pat@example.com").await;
     let bearer = format!("Bearer {pat}");
     let cache_control = |reply: Reply| reply.body["Cache-Control"].clone();
-    assert_eq!(cache_control(webhook_get(&app, &[("Authorization", &bearer)]).await), "max-age=900");
+    assert_eq!(cache_control(app.webhook_get(&[("Authorization", &bearer)]).await), "max-age=900");
     app.clock.advance(TimeDelta::seconds(DAY - 600));
-    assert_eq!(cache_control(webhook_get(&app, &[("Authorization", &bearer)]).await), "max-age=600");
+    assert_eq!(cache_control(app.webhook_get(&[("Authorization", &bearer)]).await), "max-age=600");
     app.clock.advance(TimeDelta::seconds(599));
-    assert_eq!(cache_control(webhook_get(&app, &[("Authorization", &bearer)]).await), "max-age=1");
+    assert_eq!(cache_control(app.webhook_get(&[("Authorization", &bearer)]).await), "max-age=1");
     app.clock.advance(TimeDelta::seconds(1));
-    let expired = webhook_get(&app, &[("Authorization", &bearer)]).await;
+    let expired = app.webhook_get(&[("Authorization", &bearer)]).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "{}", expired.text);
-    let expired = webhook_post(&app, json!({"Authorization": bearer})).await;
+    let expired = app.webhook_post(json!({"Authorization": bearer})).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED, "{}", expired.text);
 }
 
@@ -285,16 +273,16 @@ async fn the_webhooks_cache_control_is_capped_then_counts_down_to_the_pats_expir
 async fn the_webhook_refuses_unknown_pats_and_pats_of_disabled_users() {
     let app = TestApp::spawn().await;
     let unknown = format!("Bearer {}", Uuid::new_v4());
-    assert_eq!(webhook_get(&app, &[("Authorization", &unknown)]).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(webhook_post(&app, json!({"Authorization": unknown})).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_get(&[("Authorization", &unknown)]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_post(json!({"Authorization": unknown})).await.status, StatusCode::UNAUTHORIZED);
 
     let (session, _, pat) = user_with_pat(&app, "disabled-hook@example.com").await;
     let bearer = format!("Bearer {pat}");
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.status, StatusCode::OK);
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.status, StatusCode::OK);
     let user_id = Uuid::parse_str(session["user"]["id"].as_str().unwrap()).unwrap();
     app.rows("update auth.users set disabled = true where id = $1", &[&user_id]).await;
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(webhook_post(&app, json!({"Authorization": bearer})).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_post(json!({"Authorization": bearer})).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -303,7 +291,7 @@ async fn a_regular_refresh_token_is_not_a_credential_at_the_webhook() {
     let app = TestApp::spawn().await;
     let session = app.signed_up_session("refresh-hook@example.com").await;
     let bearer = format!("Bearer {}", session["refreshToken"].as_str().unwrap());
-    assert_eq!(webhook_get(&app, &[("Authorization", &bearer)]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.webhook_get(&[("Authorization", &bearer)]).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -370,10 +358,7 @@ async fn a_user_lists_their_pats_without_the_tokens_and_revokes_one() {
     let deleted = Reply::read(deleted.0).await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
     assert_eq!(signin_pat(&app, &pat).await.error_code(), "invalid-pat");
-    assert_eq!(
-        webhook_get(&app, &[("Authorization", &format!("Bearer {pat}"))]).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.webhook_get(&[("Authorization", &format!("Bearer {pat}"))]).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.get("/user/pats", Some(bearer)).await.body.as_array().unwrap().len(), 1);
     assert_eq!(app.get("/user/pats", None).await.status, StatusCode::UNAUTHORIZED);
 }

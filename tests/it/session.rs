@@ -1,3 +1,5 @@
+//! Sign-out (one session, or every session and personal access token with a bearer) and `/user` with a
+//! bearer token.
 use chrono::TimeDelta;
 use poem::http::StatusCode;
 use serde_json::json;

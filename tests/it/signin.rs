@@ -1,3 +1,5 @@
+//! Sign-in with email and password: the answer never tells whether an address exists, bcrypt hashes from
+//! nhost verify and are upgraded, and account checks follow the password check.
 use poem::http::StatusCode;
 
 use crate::helpers::TestApp;

@@ -1,3 +1,5 @@
+//! Sign-up with email and password: roles, locale, display name and metadata options, the access-control
+//! lists, and the session (or none, when a verified email is required).
 use poem::http::StatusCode;
 use serde_json::json;
 

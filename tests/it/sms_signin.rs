@@ -12,19 +12,7 @@ const TOKEN: &str = "twilio-auth-token";
 
 async fn spawn(service_id: &str, extra: &[(&str, &str)]) -> (TestApp, SmsStandin) {
     let standin = SmsStandin::start(SID, TOKEN).await;
-    let verify_url = format!("{}/", standin.url);
-    let mut env = vec![
-        ("AUTH_SMS_PASSWORDLESS_ENABLED", "true"),
-        ("AUTH_SMS_PROVIDER", "twilio"),
-        ("AUTH_SMS_TWILIO_ACCOUNT_SID", SID),
-        ("AUTH_SMS_TWILIO_AUTH_TOKEN", TOKEN),
-        ("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", service_id),
-        ("AUTH_SMS_TWILIO_BASE_URL", standin.url.as_str()),
-        ("AUTH_SMS_TWILIO_VERIFY_BASE_URL", verify_url.as_str()),
-        ("AUTH_SMS_DEFAULT_REGION", "US"),
-    ];
-    env.extend_from_slice(extra);
-    (TestApp::spawn_with(&env).await, standin)
+    (TestApp::spawn_with_sms(&standin, service_id, extra).await, standin)
 }
 
 fn code_in(body: &str) -> String {

@@ -1,3 +1,5 @@
+//! Health, version, the JWKS, the OpenAPI document and docs page, the route prefix, and the JSON error shape
+//! of unknown routes, wrong methods (with `Allow`) and internal faults.
 use poem::http::StatusCode;
 use serde_json::json;
 

@@ -1,3 +1,5 @@
+//! Refresh tokens: rotation, one live token per family (a replay inside the grace window gives back the same
+//! child), reuse detection, revocation racing a rotation, and the session's maximum lifetime.
 use std::collections::HashSet;
 
 use chrono::TimeDelta;

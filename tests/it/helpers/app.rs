@@ -2,9 +2,10 @@
 //! with a manual clock. Helpers speak the API's language (`signup`, `signin`, `refresh`).
 use std::collections::HashMap;
 
-use hauth::app::AppState;
 use hauth::clock::Clock;
 use hauth::config::Config;
+use hauth::random::Random;
+use hauth::state::AppState;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
 use poem::test::TestClient;
@@ -12,6 +13,7 @@ use poem::{EndpointExt, Response};
 use serde_json::{Value, json};
 
 use super::db::TestDb;
+use super::sms_standin::SmsStandin;
 
 pub const HS256_KEY: &str = "test-hs256-key-0123456789abcdefghijklmnopqrstuv";
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -70,6 +72,33 @@ impl TestApp {
 
     /// An app whose configuration is the base plus `overrides`.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_random(overrides, Random::System).await
+    }
+
+    /// An app whose ids, tokens, tickets and codes come from a generator seeded with `seed`.
+    pub async fn spawn_seeded(seed: u64, overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_random(overrides, Random::seeded(seed)).await
+    }
+
+    /// An app with SMS sign-in through Twilio at the stand-in, with `service_id` as the messaging service
+    /// (a `VA…` id makes it Twilio Verify), plus `overrides`.
+    pub async fn spawn_with_sms(standin: &SmsStandin, service_id: &str, overrides: &[(&str, &str)]) -> TestApp {
+        let verify_url = format!("{}/", standin.url);
+        let mut env = vec![
+            ("AUTH_SMS_PASSWORDLESS_ENABLED", "true"),
+            ("AUTH_SMS_PROVIDER", "twilio"),
+            ("AUTH_SMS_TWILIO_ACCOUNT_SID", standin.account_sid.as_str()),
+            ("AUTH_SMS_TWILIO_AUTH_TOKEN", standin.auth_token.as_str()),
+            ("AUTH_SMS_TWILIO_MESSAGING_SERVICE_ID", service_id),
+            ("AUTH_SMS_TWILIO_BASE_URL", standin.url.as_str()),
+            ("AUTH_SMS_TWILIO_VERIFY_BASE_URL", verify_url.as_str()),
+            ("AUTH_SMS_DEFAULT_REGION", "US"),
+        ];
+        env.extend_from_slice(overrides);
+        Self::spawn_with(&env).await
+    }
+
+    async fn spawn_with_random(overrides: &[(&str, &str)], random: Random) -> TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             hauth::telemetry::init("info,hauth=debug", false);
         }
@@ -81,7 +110,8 @@ impl TestApp {
         let config = Config::from_env(&env).unwrap_or_else(|e| panic!("{e}"));
         let prefix = config.http.api_prefix.clone();
         let clock = Clock::manual();
-        let state = AppState::build(config, clock.clone()).expect("app state");
+        let mut state = AppState::build(config, clock.clone()).expect("app state");
+        state.random = random;
         let client = TestClient::new(hauth::api::routes(state.clone()).boxed());
         TestApp { db, state, clock, client, prefix }
     }
@@ -129,6 +159,20 @@ impl TestApp {
 
     pub async fn signin(&self, email: &str, password: &str) -> Reply {
         self.post("/signin/email-password", json!({"email": email, "password": password})).await
+    }
+
+    /// Hasura's GET-mode webhook call, with the client's headers.
+    pub async fn webhook_get(&self, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.client.get(self.path("/hasura/webhook"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::read(request.send().await.0).await
+    }
+
+    /// Hasura's POST-mode webhook call, with the client's headers in the body.
+    pub async fn webhook_post(&self, headers: Value) -> Reply {
+        self.post("/hasura/webhook", json!({"headers": headers, "request": {"query": "{ users { id } }"}})).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Reply {

@@ -83,6 +83,9 @@ struct Shared {
 pub struct SmsStandin {
     /// The base URL for every API: Twilio, Twilio Verify and SNS.
     pub url: String,
+    /// The credentials Twilio requests must carry.
+    pub account_sid: String,
+    pub auth_token: String,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -112,7 +115,13 @@ impl SmsStandin {
         let server = tokio::spawn(async move {
             let _ = Server::new_with_acceptor(acceptor).run(routes).await;
         });
-        SmsStandin { url: format!("http://{address}"), shared, server }
+        SmsStandin {
+            url: format!("http://{address}"),
+            account_sid: account_sid.to_string(),
+            auth_token: auth_token.to_string(),
+            shared,
+            server,
+        }
     }
 
     /// Messages sent through the Messages API, as `(to, body)`.
