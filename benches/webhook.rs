@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hauth::state::AppState;
 use hauth::clock::Clock;
 use hauth::config::Config;
 use hauth::jwt::HasuraClaims;
+use hauth::state::AppState;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Route, handler};
 
