@@ -51,6 +51,29 @@ pub enum AuthError {
     /// Too many attempts: try again after `retry_after` seconds.
     #[error("Too many attempts, try again later")]
     TooManyRequests { retry_after: u64 },
+    /// The provider callback's state is unknown, used, expired, or not this browser's.
+    #[error("Invalid or expired state")]
+    InvalidState,
+    #[error("{0}")]
+    OAuthTokenExchangeFailed(String),
+    #[error("{0}")]
+    OAuthProfileFetchFailed(String),
+    /// The provider answered the sign-in with an error.
+    #[error("{0}")]
+    OAuthProviderError(String),
+    /// An account already uses this email, and the provider does not say the email is verified.
+    #[error("An account with this email exists: sign in to it, then link the provider")]
+    EmailNeedsLinking,
+    #[error("This provider account is already linked, or this user already has one of this provider")]
+    ProviderAlreadyLinked,
+    #[error("The last way to sign in cannot be removed")]
+    LastSignInMethod,
+    /// The stored provider token is dead and cannot be refreshed: the user must sign in with the provider again.
+    #[error("The provider's token expired; sign in with the provider again")]
+    ProviderReauthenticationRequired,
+    /// The provider could not be reached or failed; worth retrying after `retry_after` seconds.
+    #[error("The provider is unavailable, try again later")]
+    ProviderUnavailable { retry_after: u64 },
     #[error("A second factor is required to sign in")]
     MfaRequired,
     #[error(transparent)]

@@ -23,6 +23,7 @@ pub mod flows;
 pub mod jwt;
 pub mod mail;
 pub mod pgcluster;
+pub mod providers;
 pub mod random;
 pub mod sms;
 pub mod state;

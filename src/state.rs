@@ -18,6 +18,7 @@ use crate::domain::redirect::RedirectPolicy;
 use crate::error::AuthError;
 use crate::jwt::JwtKeys;
 use crate::mail::Mail;
+use crate::providers::Providers;
 use crate::random::Random;
 use crate::sms::Sms;
 
@@ -36,8 +37,10 @@ pub struct AppState {
     pub mail: Arc<Mail>,
     /// The SMS provider, when SMS sign-in is enabled.
     pub sms: Option<Arc<Sms>>,
-    /// The one outgoing HTTP client (SMS providers), with timeouts and no redirects.
+    /// The one outgoing HTTP client (SMS and sign-in providers), with timeouts and no redirects.
     pub http: reqwest::Client,
+    /// The enabled sign-in providers.
+    pub providers: Providers,
     /// Where users may be sent back to, built once from the client URL and the allow-list.
     pub redirects: Arc<RedirectPolicy>,
     /// Work flows run after answering.
@@ -56,11 +59,14 @@ impl AppState {
         };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hauth/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
         let mail = Arc::new(Mail::new(&config.mail)?);
         let sms = config.sms.as_ref().map(|sms| Sms::new(sms, http.clone()).map(Arc::new)).transpose()?;
+        let providers = Providers::new(&config.providers, &http)?;
         let redirects =
             Arc::new(RedirectPolicy::new(config.http.client_url.as_ref(), &config.access.allowed_redirect_urls));
         Ok(AppState {
@@ -73,6 +79,7 @@ impl AppState {
             mail,
             sms,
             http,
+            providers,
             redirects,
             background: Background::new(BACKGROUND_TASKS),
         })

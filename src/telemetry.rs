@@ -38,18 +38,32 @@ impl LogConfig {
     }
 }
 
-tokio::task_local! {
-    static REQUEST_ID: String;
+/// The request being served, as logs, errors and the audit log name it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    pub id: String,
+    /// The client's address (the connection's peer).
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
-/// Runs `work` as part of the request `request_id`: logs and errors inside it can name the request.
-pub async fn with_request_id<F: std::future::Future>(request_id: String, work: F) -> F::Output {
-    REQUEST_ID.scope(request_id, work).await
+tokio::task_local! {
+    static REQUEST: RequestInfo;
+}
+
+/// Runs `work` as part of `request`: logs, errors and audit rows inside it can name the request.
+pub async fn with_request<F: std::future::Future>(request: RequestInfo, work: F) -> F::Output {
+    REQUEST.scope(request, work).await
+}
+
+/// The request being served (empty outside a request).
+pub fn current_request() -> RequestInfo {
+    REQUEST.try_with(Clone::clone).unwrap_or_default()
 }
 
 /// The id of the request being served ("-" outside a request).
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_string())
+    REQUEST.try_with(|request| request.id.clone()).unwrap_or_else(|_| "-".to_string())
 }
 
 pub fn init(filter: &str, json: bool) {

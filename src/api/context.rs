@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, error_response};
 use super::openapi::AllowedMethods;
+use crate::telemetry::RequestInfo;
 
 fn incoming_request_id(req: &Request) -> Option<String> {
     let id = req.header("x-request-id")?;
@@ -54,7 +55,12 @@ pub async fn with_request_context<E: Endpoint>(
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
-    let mut response = crate::telemetry::with_request_id(request_id.clone(), async move {
+    let info = RequestInfo {
+        id: request_id.clone(),
+        ip: req.remote_addr().as_socket_addr().map(|address| address.ip().to_string()),
+        user_agent: req.header("user-agent").map(|agent| agent.chars().take(512).collect()),
+    };
+    let mut response = crate::telemetry::with_request(info, async move {
         if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
             return error.into_response();
         }

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// The request body is not of a type the operation takes.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// An upstream (a sign-in provider) is unavailable; `Retry-After` says when to try again.
+    #[oai(status = 503)]
+    ServiceUnavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// An internal fault; the body holds only a request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -91,6 +94,7 @@ impl ApiError {
         | ApiError::NotFound(Json(body))
         | ApiError::Conflict(Json(body))
         | ApiError::TooManyRequests(Json(body), _)
+        | ApiError::ServiceUnavailable(Json(body), _)
         | ApiError::PayloadTooLarge(Json(body))
         | ApiError::UnsupportedMediaType(Json(body))
         | ApiError::Internal(Json(body))) = self;
@@ -131,6 +135,26 @@ impl From<AuthError> for ApiError {
             AuthError::NotFound(_) => ApiError::NotFound(body(StatusCode::NOT_FOUND, "not-found", message)),
             AuthError::TooManyRequests { retry_after } => ApiError::TooManyRequests(
                 body(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", message),
+                retry_after.max(1),
+            ),
+            AuthError::InvalidState => Self::bad_request("invalid-state", message),
+            AuthError::OAuthTokenExchangeFailed(_) => Self::bad_request("oauth-token-echange-failed", message),
+            AuthError::OAuthProfileFetchFailed(_) => Self::bad_request("oauth-profile-fetch-failed", message),
+            AuthError::OAuthProviderError(_) => Self::bad_request("oauth-provider-error", message),
+            AuthError::EmailNeedsLinking => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "email-needs-linking", message))
+            }
+            AuthError::ProviderAlreadyLinked => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "provider-already-linked", message))
+            }
+            AuthError::LastSignInMethod => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "last-sign-in-method", message))
+            }
+            AuthError::ProviderReauthenticationRequired => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "provider-reauthentication-required", message))
+            }
+            AuthError::ProviderUnavailable { retry_after } => ApiError::ServiceUnavailable(
+                body(StatusCode::SERVICE_UNAVAILABLE, "provider-unavailable", message),
                 retry_after.max(1),
             ),
             AuthError::MfaRequired => Self::unauthorized("mfa-required", message),

@@ -92,6 +92,9 @@ pub enum ActionResponse {
     UnsupportedMediaType(Json<ActionError>),
     #[oai(status = 500)]
     Internal(Json<ActionError>),
+    /// A sign-in provider is unavailable.
+    #[oai(status = 503)]
+    ServiceUnavailable(Json<ActionError>),
 }
 
 /// A request the framework refused before the handler ran (unreadable JSON, wrong content type) still
@@ -128,6 +131,7 @@ impl From<AuthError> for ActionResponse {
             StatusCode::NOT_FOUND => ActionResponse::NotFound(error),
             StatusCode::CONFLICT => ActionResponse::Conflict(error),
             StatusCode::TOO_MANY_REQUESTS => ActionResponse::TooManyRequests(error),
+            StatusCode::SERVICE_UNAVAILABLE => ActionResponse::ServiceUnavailable(error),
             _ => ActionResponse::Internal(error),
         }
     }
@@ -165,6 +169,12 @@ struct CredentialsInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RefreshInput {
     refresh_token: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderInput {
+    provider: String,
 }
 
 #[derive(Deserialize)]
@@ -228,12 +238,23 @@ async fn run_action(state: &AppState, call: ActionCall) -> Result<Value, AuthErr
             let user = flows::user::current_user(state, user_id).await?;
             Ok(UserBody::from(user).to_json().unwrap_or(Value::Null))
         }
+        "providerAccessToken" => {
+            let input: ProviderInput = input(call.input)?;
+            let user_id =
+                session_user(state, &call.session_variables).ok_or(AuthError::Unauthenticated("no signed-in user"))?;
+            let access = flows::provider_tokens::access_token(state, user_id, &input.provider).await?;
+            Ok(json!({
+                "provider": access.provider_id,
+                "accessToken": access.access_token.expose_secret(),
+                "expiresAt": access.expires_at.map(|at| at.to_rfc3339()),
+            }))
+        }
         other => Err(AuthError::InvalidRequest(format!("unknown action {other:?}"))),
     }
 }
 
-/// Compares the presented actions secret with the configured one without leaking where they differ.
-fn secret_matches(presented: Option<&str>, expected: &SecretString) -> bool {
+/// Compares a presented secret with the configured one without leaking where they differ.
+pub fn secret_matches(presented: Option<&str>, expected: &SecretString) -> bool {
     let Some(presented) = presented else { return false };
     Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.expose_secret().as_bytes())
 }
@@ -268,7 +289,7 @@ impl HasuraApi {
 
     /// Action handler
     ///
-    /// Serves signUpEmailPassword, signInEmailPassword, refreshToken, signOut and me.
+    /// Serves signUpEmailPassword, signInEmailPassword, refreshToken, signOut, me and providerAccessToken.
     #[oai(path = "/actions", method = "post", operation_id = "hasuraActions", transform = "as_action_errors")]
     async fn actions(&self, req: &Request, body: Json<Value>) -> ActionResponse {
         let authorised = match &self.state.config.hooks.actions_secret {

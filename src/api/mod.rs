@@ -13,6 +13,8 @@ pub mod hasura;
 pub mod openapi;
 pub mod passwordless;
 pub mod pat;
+pub mod providers;
+pub mod redirect;
 pub mod schemas;
 pub mod security;
 pub mod session;
@@ -41,6 +43,8 @@ pub enum ApiTags {
     Security,
     /// The links users follow from their mailbox.
     Verification,
+    /// Sign-in with OAuth/OIDC providers and the user's linked providers.
+    Providers,
 }
 
 pub type Apis = (
@@ -56,6 +60,8 @@ pub type Apis = (
     passwordless::PasswordlessApi,
     account::AccountApi,
     verify::VerifyApi,
+    providers::ProviderSigninApi,
+    providers::ProviderUserApi,
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -73,6 +79,8 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         passwordless::PasswordlessApi { state: state.clone() },
         account::AccountApi { state: state.clone() },
         verify::VerifyApi { state: state.clone() },
+        providers::ProviderSigninApi { state: state.clone() },
+        providers::ProviderUserApi { state: state.clone() },
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

@@ -6,10 +6,9 @@ use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Form, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use url::Url;
 
 use super::ApiTags;
-use super::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
 use crate::flows::verification::{self, LinkOutcome};
 use crate::mail::text::escape_html;
 use crate::state::AppState;
@@ -64,25 +63,10 @@ pub struct VerifyForm {
 fn redirect(outcome: LinkOutcome) -> VerifyResponse {
     let params = match outcome.result {
         Ok(params) => params,
-        Err(error) => {
-            let (_, body) = ApiError::from(error).into_parts();
-            vec![("error", body.error), ("errorDescription", body.message)]
-        }
+        Err(error) => super::redirect::error_params(error),
     };
-    let location = match Url::parse(&outcome.redirect_to) {
-        Ok(mut url) => {
-            url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
-            url.to_string()
-        }
-        // No usable client URL to go back to: a bare path on this service is the least surprising target.
-        Err(_) => format!(
-            "/?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
-                .finish()
-        ),
-    };
-    VerifyResponse::Redirect(location, "no-store".into())
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    VerifyResponse::Redirect(super::redirect::location(&outcome.redirect_to, &params), "no-store".into())
 }
 
 fn confirm_page(ticket: &str, redirect_to: &str) -> String {

@@ -6,6 +6,7 @@
 //! Values are trimmed and an empty value counts as unset. A secret is also read from the file named by
 //! `<NAME>_FILE` when `<NAME>` itself is unset (Docker and Kubernetes secrets). Problems are collected, not
 //! returned one at a time, so a bad deployment learns everything wrong with it at once.
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::str::FromStr;
@@ -57,28 +58,84 @@ impl Setting {
         self.shown != Shown::Plain
     }
 
-    /// A literal default (not a described, computed one).
-    fn literal_default(&self) -> Option<&'static str> {
-        self.default.filter(|default| !default.starts_with('<'))
+    /// Whether this describes a family of settings, one per provider (`<P>` in the name).
+    pub fn is_template(&self) -> bool {
+        self.name.contains(TEMPLATE_MARK)
     }
 
     /// `value` as `hauth config check` may print it.
     pub fn display(&self, value: &str) -> String {
-        match self.shown {
-            Shown::Plain => value.to_string(),
-            Shown::Secret if value.is_empty() => "<unset>".to_string(),
-            Shown::Secret => "<redacted>".to_string(),
-            Shown::SecretUrl => match Url::parse(value) {
-                Ok(mut url) => {
-                    if url.password().is_some() {
-                        let _ = url.set_password(Some("redacted"));
-                    }
-                    url.to_string()
+        display(self.shown, value)
+    }
+}
+
+/// Where a template's name takes each provider's upper-case name.
+pub const TEMPLATE_MARK: &str = "<P>";
+
+/// A setting as the reader needs it: a fixed [`Setting`], or one of a template's settings.
+pub trait Described {
+    fn name(&self) -> Cow<'_, str>;
+    fn aliases(&self) -> Vec<Cow<'_, str>>;
+    fn setting(&self) -> &Setting;
+
+    /// A literal default (not a described, computed one).
+    fn literal_default(&self) -> Option<&'static str> {
+        self.setting().default.filter(|default| !default.starts_with('<'))
+    }
+}
+
+impl Described for Setting {
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(self.name)
+    }
+
+    fn aliases(&self) -> Vec<Cow<'_, str>> {
+        self.aliases.iter().map(|alias| Cow::Borrowed(*alias)).collect()
+    }
+
+    fn setting(&self) -> &Setting {
+        self
+    }
+}
+
+/// One provider's setting of a template: the client id template for `GOOGLE`, also read under the
+/// provider's other names (nhost's `AZUREAD` and `ENTRAID` for Microsoft).
+pub struct ForProvider<'a> {
+    pub template: &'static Setting,
+    pub provider: &'a str,
+    pub other_names: &'a [&'a str],
+}
+
+impl Described for ForProvider<'_> {
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Owned(self.template.name.replace(TEMPLATE_MARK, self.provider))
+    }
+
+    fn aliases(&self) -> Vec<Cow<'_, str>> {
+        self.other_names.iter().map(|other| Cow::Owned(self.template.name.replace(TEMPLATE_MARK, other))).collect()
+    }
+
+    fn setting(&self) -> &Setting {
+        self.template
+    }
+}
+
+/// `value` as `hauth config check` may print it.
+fn display(shown: Shown, value: &str) -> String {
+    match shown {
+        Shown::Plain => value.to_string(),
+        Shown::Secret if value.is_empty() => "<unset>".to_string(),
+        Shown::Secret => "<redacted>".to_string(),
+        Shown::SecretUrl => match Url::parse(value) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("redacted"));
                 }
-                Err(_) if value.is_empty() => String::new(),
-                Err(_) => "<unparsable>".to_string(),
-            },
-        }
+                url.to_string()
+            }
+            Err(_) if value.is_empty() => String::new(),
+            Err(_) => "<unparsable>".to_string(),
+        },
     }
 }
 
@@ -87,13 +144,13 @@ pub struct Env<'a> {
     vars: &'a HashMap<String, String>,
     problems: Vec<String>,
     /// What each setting read resolved to, as it may be printed.
-    resolved: BTreeMap<&'static str, String>,
+    resolved: BTreeMap<String, String>,
 }
 
 /// What reading the environment left: the problems and the printable values.
 pub struct Reading {
     pub problems: Vec<String>,
-    pub resolved: BTreeMap<&'static str, String>,
+    pub resolved: BTreeMap<String, String>,
 }
 
 impl<'a> Env<'a> {
@@ -106,17 +163,18 @@ impl<'a> Env<'a> {
     }
 
     /// The value as set: the name, then its aliases, then (secrets) `<NAME>_FILE`. Empty counts as unset.
-    pub fn raw(&mut self, setting: &Setting) -> Option<String> {
-        let set = std::iter::once(setting.name)
-            .chain(setting.aliases.iter().copied())
-            .find_map(|name| self.vars.get(name).map(|value| value.trim()).filter(|value| !value.is_empty()));
+    pub fn raw(&mut self, setting: &impl Described) -> Option<String> {
+        let name = setting.name();
+        let set = std::iter::once(name.clone())
+            .chain(setting.aliases())
+            .find_map(|name| self.vars.get(name.as_ref()).map(|value| value.trim()).filter(|value| !value.is_empty()));
         if let Some(value) = set {
             return Some(value.to_string());
         }
-        if !setting.is_secret() {
+        if !setting.setting().is_secret() {
             return None;
         }
-        let file_variable = format!("{}_FILE", setting.name);
+        let file_variable = format!("{name}_FILE");
         let path = self.vars.get(&file_variable).map(|path| path.trim()).filter(|path| !path.is_empty())?;
         match std::fs::read_to_string(path) {
             Ok(contents) => Some(contents.trim_end_matches(['\n', '\r']).to_string()).filter(|v| !v.is_empty()),
@@ -128,8 +186,8 @@ impl<'a> Env<'a> {
     }
 
     /// Records a problem with a setting.
-    pub fn problem(&mut self, setting: &Setting, message: impl Display) {
-        self.problems.push(format!("{}: {message}", setting.name));
+    pub fn problem(&mut self, setting: &impl Described, message: impl Display) {
+        self.problems.push(format!("{}: {message}", setting.name()));
     }
 
     /// Records a problem that spans settings.
@@ -138,34 +196,34 @@ impl<'a> Env<'a> {
     }
 
     /// Sets what `hauth config check` shows for a setting (already safe to print).
-    pub fn show(&mut self, setting: &Setting, value: impl Into<String>) {
-        self.resolved.insert(setting.name, value.into());
+    pub fn show(&mut self, setting: &impl Described, value: impl Into<String>) {
+        self.resolved.insert(setting.name().into_owned(), value.into());
     }
 
-    fn resolve(&mut self, setting: &Setting, value: &str) {
-        let shown = setting.display(value);
-        self.resolved.insert(setting.name, shown);
+    fn resolve(&mut self, setting: &impl Described, value: &str) {
+        let shown = display(setting.setting().shown, value);
+        self.resolved.insert(setting.name().into_owned(), shown);
     }
 
     /// The value, or the literal default, or `None`.
-    pub fn text(&mut self, setting: &Setting) -> Option<String> {
+    pub fn text(&mut self, setting: &impl Described) -> Option<String> {
         let value = self.raw(setting).or_else(|| setting.literal_default().map(str::to_string));
         self.resolve(setting, value.as_deref().unwrap_or_default());
         value
     }
 
     /// The value, or the literal default, or an empty string.
-    pub fn string(&mut self, setting: &Setting) -> String {
+    pub fn string(&mut self, setting: &impl Described) -> String {
         self.text(setting).unwrap_or_default()
     }
 
     /// A parsed value; the default when unset (or `T::default()` for a computed one the caller fills in).
-    pub fn parsed<T: FromStr + Default>(&mut self, setting: &Setting) -> T {
+    pub fn parsed<T: FromStr + Default>(&mut self, setting: &impl Described) -> T {
         self.optional(setting).unwrap_or_default()
     }
 
     /// A parsed value, `None` when unset and without a literal default.
-    pub fn optional<T: FromStr>(&mut self, setting: &Setting) -> Option<T> {
+    pub fn optional<T: FromStr>(&mut self, setting: &impl Described) -> Option<T> {
         let value = self.text(setting)?;
         match value.parse() {
             Ok(parsed) => Some(parsed),
@@ -177,7 +235,7 @@ impl<'a> Env<'a> {
     }
 
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
-    pub fn flag(&mut self, setting: &Setting) -> bool {
+    pub fn flag(&mut self, setting: &impl Described) -> bool {
         match self.text(setting).map(|value| value.to_ascii_lowercase()).as_deref() {
             None => false,
             Some("true" | "1" | "yes" | "on") => true,
@@ -190,12 +248,12 @@ impl<'a> Env<'a> {
     }
 
     /// A comma-separated list (entries trimmed, empty ones dropped).
-    pub fn list(&mut self, setting: &Setting) -> Vec<String> {
+    pub fn list(&mut self, setting: &impl Described) -> Vec<String> {
         split_list(&self.string(setting))
     }
 
     /// A URL, `None` when unset.
-    pub fn url(&mut self, setting: &Setting) -> Option<Url> {
+    pub fn url(&mut self, setting: &impl Described) -> Option<Url> {
         let value = self.text(setting)?;
         match Url::parse(&value) {
             Ok(url) => Some(url),
@@ -207,8 +265,8 @@ impl<'a> Env<'a> {
     }
 
     /// A secret, `None` when unset. Taken as given: a password may begin or end with spaces.
-    pub fn secret(&mut self, setting: &Setting) -> Option<SecretString> {
-        let exact = self.vars.get(setting.name).filter(|value| !value.is_empty()).cloned();
+    pub fn secret(&mut self, setting: &impl Described) -> Option<SecretString> {
+        let exact = self.vars.get(setting.name().as_ref()).filter(|value| !value.is_empty()).cloned();
         let value = exact.or_else(|| self.raw(setting));
         self.resolve(setting, value.as_deref().unwrap_or_default());
         value.map(SecretString::from)

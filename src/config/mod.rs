@@ -17,10 +17,12 @@ use crate::api::config::HttpConfig;
 use crate::db::config::DatabaseConfig;
 use crate::domain::access::AccessConfig;
 use crate::domain::password::PasswordConfig;
+use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
+use crate::providers::ProvidersConfig;
 use crate::sms::SmsConfig;
 use crate::telemetry::LogConfig;
 
@@ -36,6 +38,8 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::domain::access::SETTINGS,
         crate::mail::config::SETTINGS,
         crate::sms::config::SETTINGS,
+        crate::domain::sealed::SETTINGS,
+        crate::providers::config::SETTINGS,
         crate::telemetry::SETTINGS,
     ]
     .concat()
@@ -58,9 +62,12 @@ pub struct Config {
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
+    /// The keys provider tokens are encrypted under at rest; required when a provider is enabled.
+    pub encryption: Option<EncryptionKeys>,
+    pub providers: ProvidersConfig,
     pub log: LogConfig,
     /// What each setting resolved to, safe to print.
-    shown: BTreeMap<&'static str, String>,
+    shown: BTreeMap<String, String>,
 }
 
 /// Every problem found while loading, reported together.
@@ -90,6 +97,14 @@ impl Config {
         let codes = CodesConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
+        let encryption = EncryptionKeys::load(&mut env);
+        let providers = ProvidersConfig::load(&mut env);
+        if !providers.providers.is_empty() && encryption.is_none() {
+            env.problem(
+                &crate::domain::sealed::ENCRYPTION_KEYS,
+                "required when a sign-in provider is enabled: provider tokens are stored encrypted",
+            );
+        }
         let log = LogConfig::load(&mut env);
         let reading = env.finish();
         let (Some(http), Some(database), Some(jwt), None | Some(Some(_))) = (http, database, jwt, &sms) else {
@@ -112,6 +127,8 @@ impl Config {
             codes,
             mail,
             sms: sms.flatten(),
+            encryption,
+            providers,
             log,
             shown: reading.resolved,
         })
@@ -132,11 +149,22 @@ impl Config {
     }
 
     /// Every setting as a `NAME=value` line, secrets redacted: its effective value when it was read, else
-    /// its value as set (or its default) for a feature that is off.
+    /// its value as set (or its default) for a feature that is off. A template stands for the settings read
+    /// under it, one per configured provider.
     pub fn redacted(&self, vars: &HashMap<String, String>) -> String {
         let mut unread = Env::new(vars);
         let mut out = String::new();
         for setting in settings() {
+            if setting.is_template() {
+                let (prefix, suffix) = setting.name.split_once(env::TEMPLATE_MARK).unwrap_or((setting.name, ""));
+                for (name, value) in &self.shown {
+                    let provider = name.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix));
+                    if provider.is_some_and(|provider| !provider.is_empty()) {
+                        let _ = writeln!(out, "{name}={value}");
+                    }
+                }
+                continue;
+            }
             let value = match self.shown.get(setting.name) {
                 Some(shown) => shown.clone(),
                 None => {
@@ -219,8 +247,37 @@ mod tests {
         assert!(!out.contains("0123456789abcdef"));
         assert!(!out.contains("admin-secret-value"));
         assert!(out.contains(&format!("{}=<redacted>", crate::flows::config::ADMIN_SECRET.name)));
-        assert_eq!(out.lines().count(), settings().len());
+        for setting in settings().iter().filter(|setting| !setting.is_template()) {
+            let prefix = format!("{}=", setting.name);
+            assert_eq!(out.lines().filter(|line| line.starts_with(&prefix)).count(), 1, "{}", setting.name);
+        }
+        // A provider template stands for the settings read under it: the built-in providers' switches.
+        let google_switch = crate::providers::config::ENABLED.name.replace("<P>", "GOOGLE");
+        assert!(out.contains(&format!("{google_switch}=false")), "{out}");
         Ok(())
+    }
+
+    #[test]
+    fn an_enabled_provider_lists_its_settings_and_needs_encryption_keys() {
+        use crate::providers::config::{CLIENT_ID, CLIENT_SECRET, ENABLED};
+        let github = |setting: &Setting| setting.name.replace("<P>", "GITHUB");
+        let mut vars = env(&[(CONNECTION_URL.name, "postgres://localhost/db"), (JWT_SECRET.name, HS)]);
+        vars.insert(github(&ENABLED), "true".into());
+        vars.insert(github(&CLIENT_ID), "client".into());
+        vars.insert(github(&CLIENT_SECRET), "github-secret-value".into());
+        let Err(errors) = Config::from_env(&vars) else { panic!("providers without encryption keys were accepted") };
+        assert!(errors.0.iter().any(|problem| problem.contains(crate::domain::sealed::ENCRYPTION_KEYS.name)));
+        vars.insert(
+            crate::domain::sealed::ENCRYPTION_KEYS.name.into(),
+            "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(),
+        );
+        let config = Config::from_env(&vars).unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(config.providers.providers.len(), 1);
+        let out = config.redacted(&vars);
+        assert!(out.contains(&format!("{}=client", github(&CLIENT_ID))), "{out}");
+        assert!(out.contains(&format!("{}=<redacted>", github(&CLIENT_SECRET))), "{out}");
+        assert!(!out.contains("github-secret-value"));
+        assert!(!out.contains("AAAAAAAA"));
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! loaded with `include_str!`; query functions take any [`GenericClient`] so they work on a pooled
 //! connection or inside a transaction. Constraint violations are turned into domain errors here, so flows
 //! never see a raw `tokio_postgres::Error`.
+pub mod audit_log;
 pub mod claims;
 pub mod code_guards;
 pub mod config;
 pub mod migrate;
+pub mod oauth_states;
 pub mod outbox;
 pub mod pat;
 pub mod refresh_tokens;
 pub mod tickets;
 pub mod tls;
+pub mod user_providers;
 pub mod users;
 
 use anyhow::Context as _;
@@ -27,12 +30,15 @@ use crate::error::AuthError;
 pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     [
         &[("health/ping", include_str!("sql/health/ping.sql"))][..],
+        audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,
+        oauth_states::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,
         refresh_tokens::STATEMENTS,
         tickets::STATEMENTS,
+        user_providers::STATEMENTS,
         users::STATEMENTS,
     ]
     .concat()

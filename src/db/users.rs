@@ -32,11 +32,13 @@ pub const LOCK_USER: &str = include_str!("sql/users/lock_user.sql");
 pub const DELETE_USER: &str = include_str!("sql/users/delete_user.sql");
 pub const CLEAR_PASSWORD: &str = include_str!("sql/users/clear_password.sql");
 pub const REVERT_EMAIL: &str = include_str!("sql/users/revert_email.sql");
+pub const SELECT_PASSWORD_HASH: &str = include_str!("sql/users/select_password_hash.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("users/delete_user", DELETE_USER),
     ("users/clear_password", CLEAR_PASSWORD),
     ("users/revert_email", REVERT_EMAIL),
+    ("users/select_password_hash", SELECT_PASSWORD_HASH),
     ("users/lock_user", LOCK_USER),
     ("users/update_phone_number", UPDATE_PHONE_NUMBER),
     ("users/select_user_by_email", SELECT_USER_BY_EMAIL),
@@ -213,4 +215,10 @@ pub async fn delete_user(client: &impl GenericClient, id: Uuid) -> Result<(), Au
 /// Removes a user's password: they sign in by another method until they set a new one.
 pub async fn clear_password(client: &impl GenericClient, id: Uuid) -> Result<(), AuthError> {
     execute(client, CLEAR_PASSWORD, &[&id]).await.map(|_| ())
+}
+
+/// Whether a user has a password (one of their ways to sign in).
+pub async fn has_password(client: &impl GenericClient, id: Uuid) -> Result<bool, AuthError> {
+    let row = query_opt(client, SELECT_PASSWORD_HASH, &[&id]).await?;
+    Ok(row.and_then(|row| row.try_get::<_, Option<String>>(0).ok().flatten()).is_some())
 }

@@ -165,7 +165,7 @@ impl NewUser {
 
 /// Sign-up options as the client sent them (`SignUpOptions` in the reference API; also the input of the
 /// Hasura action, hence the camelCase field names).
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignupOptions {
     pub allowed_roles: Option<Vec<String>>,

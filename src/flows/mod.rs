@@ -1,6 +1,7 @@
 //! Use cases, one module per user-visible flow. Flows take the [`crate::state::AppState`], domain values and
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
 pub mod anonymous;
+pub mod audit;
 pub mod code_guard;
 pub mod config;
 pub mod deanonymize;
@@ -8,6 +9,8 @@ pub mod email_change;
 pub mod password;
 pub mod passwordless;
 pub mod pat;
+pub mod provider_tokens;
+pub mod providers;
 pub mod session;
 pub mod signin;
 pub mod signup;

@@ -109,6 +109,11 @@ pub enum SigninMethod {
     EmailRevertLink,
     Anonymous,
     PersonalAccessToken,
+    /// A sign-in provider, for an identity already linked (or a new account): proves nothing about the
+    /// address hauth holds.
+    Provider,
+    /// A sign-in provider whose verified address is the account's: proves the address, like a magic link.
+    ProviderVerifiedEmail,
 }
 
 impl SigninMethod {
@@ -126,19 +131,27 @@ impl SigninMethod {
             SigninMethod::EmailRevertLink => "email-revert-link",
             SigninMethod::Anonymous => "anonymous",
             SigninMethod::PersonalAccessToken => "personal-access-token",
+            SigninMethod::Provider => "provider",
+            SigninMethod::ProviderVerifiedEmail => "provider-verified-email",
         }
     }
 
     /// Proves the user holds the account's email address.
     fn proves_email(self) -> bool {
-        matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp | SigninMethod::VerifyEmailLink)
+        matches!(
+            self,
+            SigninMethod::MagicLink
+                | SigninMethod::EmailOtp
+                | SigninMethod::VerifyEmailLink
+                | SigninMethod::ProviderVerifiedEmail
+        )
     }
 
     /// Proves the address *instead of* the password: an account whose address was never verified may have
     /// been created by somebody else with a password of their own (pre-account takeover), so that password
     /// and everything signed in with it goes.
     fn overrides_unverified_credentials(self) -> bool {
-        matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp)
+        matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp | SigninMethod::ProviderVerifiedEmail)
     }
 
     /// One factor only: refused for accounts that have a second factor. A personal access token was created

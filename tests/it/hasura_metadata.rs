@@ -310,7 +310,7 @@ fn clients_can_only_read_their_own_user_row_and_roles_and_never_secrets() {
 fn actions_graphql_parses_as_a_schema() {
     let doc = actions_graphql();
     assert!(!root_fields(&doc, "Mutation").is_empty());
-    assert_eq!(root_fields(&doc, "Query"), BTreeSet::from(["me".to_string()]));
+    assert_eq!(root_fields(&doc, "Query"), BTreeSet::from(["me".to_string(), "providerAccessToken".to_string()]));
 }
 
 #[test]
@@ -323,7 +323,9 @@ fn actions_yaml_and_actions_graphql_declare_the_same_actions_and_types() {
         seq_of(&actions_yaml, "actions").iter().map(|a| str_of(a, "name").to_string()).collect();
     assert_eq!(declared, configured, "actions.graphql fields vs actions.yaml actions");
     let expected: BTreeSet<String> =
-        ["signUpEmailPassword", "signInEmailPassword", "refreshToken", "signOut", "me"].map(String::from).into();
+        ["signUpEmailPassword", "signInEmailPassword", "refreshToken", "signOut", "me", "providerAccessToken"]
+            .map(String::from)
+            .into();
     assert_eq!(configured, expected);
 
     // Every action goes to hauth's handler with the shared secret, and only the intended roles may call it.
@@ -342,7 +344,8 @@ fn actions_yaml_and_actions_graphql_declare_the_same_actions_and_types() {
         );
         assert_eq!(str_of(&headers[0], "value_from_env"), "AUTH_ACTIONS_SECRET", "{name}");
         let roles: BTreeSet<&str> = seq_of(action, "permissions").iter().map(|p| str_of(p, "role")).collect();
-        let want: BTreeSet<&str> = if name == "me" { ["user", "me"].into() } else { ["public", "user"].into() };
+        let signed_in_only = name == "me" || name == "providerAccessToken";
+        let want: BTreeSet<&str> = if signed_in_only { ["user", "me"].into() } else { ["public", "user"].into() };
         assert_eq!(roles, want, "{name} roles");
     }
 

@@ -1,0 +1,1 @@
+delete from auth.oauth_states where expires_at < $1

@@ -1,0 +1,1 @@
+select count(*) from auth.user_providers where user_id = $1

@@ -1,0 +1,1 @@
+delete from auth.user_providers where id = $1

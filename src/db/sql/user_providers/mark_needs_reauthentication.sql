@@ -1,0 +1,1 @@
+update auth.user_providers set needs_reauthentication = true where id = $1

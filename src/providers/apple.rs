@@ -1,0 +1,155 @@
+//! Sign in with Apple (OpenID Connect without discovery). Three things set it apart: the client secret is
+//! an ES256 JWT hauth signs with the team's key (a fresh one, valid five minutes, for every request); asking
+//! for any scope requires `response_mode=form_post`, so the callback is a cross-site form `POST`; and the
+//! user's name comes only once, in the `user` field of that first callback. The ID token's email is always
+//! verified (as the string `"true"`), but may be a private relay address, which never joins an existing
+//! account. Refreshing returns no new refresh token.
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use super::config::{AppleKey, ProviderSettings};
+use super::oauth::{ClientAuth, OAuthClient};
+use super::oidc::{Expectations, IssuerCheck, KeySet};
+use super::{
+    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
+    TokenSet, url_or,
+};
+
+const APPLE: &str = "https://appleid.apple.com";
+/// How long a client secret hauth signs is valid (Apple accepts up to six months).
+const SECRET_LIFETIME_SECONDS: i64 = 300;
+
+pub struct Apple {
+    facts: Facts,
+    client: OAuthClient,
+    endpoints: Endpoints,
+    key: AppleKey,
+    signing_key: EncodingKey,
+    keys: KeySet,
+    issuer: IssuerCheck,
+}
+
+#[derive(Serialize)]
+struct ClientSecretClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+impl Apple {
+    pub fn new(settings: &ProviderSettings, http: reqwest::Client) -> anyhow::Result<Apple> {
+        let overrides = &settings.endpoints;
+        let key = settings.apple.clone().ok_or_else(|| anyhow::anyhow!("Apple needs its team id, key id and key"))?;
+        let signing_key = EncodingKey::from_ec_pem(key.private_key.expose_secret().as_bytes())
+            .map_err(|e| anyhow::anyhow!("the Apple private key is not a P-256 key in PEM: {e}"))?;
+        let endpoints = Endpoints {
+            authorize: url_or(&overrides.authorization, &format!("{APPLE}/auth/authorize"))?,
+            token: url_or(&overrides.token, &format!("{APPLE}/auth/token"))?,
+            revocation: Revocation::Standard(url_or(&overrides.revocation, &format!("{APPLE}/auth/revoke"))?),
+        };
+        Ok(Apple {
+            facts: Facts {
+                id: settings.id.clone(),
+                aliases: settings.aliases.clone(),
+                kind: settings.kind,
+                client_auth: ClientAuth::Post,
+                scopes: settings.scopes.clone().unwrap_or_else(|| vec!["name".into(), "email".into()]),
+                // Apple documents no PKCE; the nonce protects the code instead.
+                pkce: false,
+                nonce: true,
+                response_mode: ResponseMode::FormPost,
+                authorize_params: Vec::new(),
+                issues_refresh_tokens: true,
+            },
+            client: OAuthClient {
+                client_id: settings.client_id.clone(),
+                authorize_url: endpoints.authorize.clone(),
+                token_url: endpoints.token.clone(),
+                auth: ClientAuth::Post,
+                http: http.clone(),
+            },
+            keys: KeySet::new(url_or(&overrides.jwks, &format!("{APPLE}/auth/keys"))?, http),
+            issuer: IssuerCheck::OneOf(vec![overrides.issuer.clone().unwrap_or_else(|| APPLE.to_string())]),
+            endpoints,
+            key,
+            signing_key,
+        })
+    }
+}
+
+/// The name in the one-time `user` field of Apple's first callback.
+fn first_callback_name(callback: &CallbackFields) -> Option<String> {
+    let user: serde_json::Value = serde_json::from_str(callback.get("user")?).ok()?;
+    let name = &user["name"];
+    let parts: Vec<&str> = [name["firstName"].as_str(), name["lastName"].as_str()]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+impl Provider for Apple {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
+        Box::pin(async move { Ok((self.client.clone(), self.endpoints.clone())) })
+    }
+
+    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
+        let now = Utc::now().timestamp();
+        let claims = ClientSecretClaims {
+            iss: &self.key.team_id,
+            sub: &self.client.client_id,
+            aud: APPLE,
+            iat: now,
+            exp: now + SECRET_LIFETIME_SECONDS,
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key.key_id.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing_key)
+            .map(|secret| Some(SecretString::from(secret)))
+            .map_err(|e| ProviderError::Unsupported(format!("cannot sign the Apple client secret: {e}")))
+    }
+
+    fn identify<'a>(
+        &'a self,
+        tokens: &'a TokenSet,
+        nonce: Option<&'a str>,
+        callback: &'a CallbackFields,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async move {
+            let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Apple sent no ID token".into()))?;
+            let expect = Expectations {
+                client_id: &self.client.client_id,
+                client_secret: None,
+                issuer: &self.issuer,
+                nonce,
+                now,
+            };
+            let claims = self.keys.verify(raw, &expect).await?;
+            let relay = match claims.additional_claims().values.get("is_private_email") {
+                Some(serde_json::Value::Bool(flag)) => *flag,
+                Some(serde_json::Value::String(flag)) => flag == "true",
+                _ => false,
+            } || claims.email().is_some_and(|email| email.as_str().ends_with("@privaterelay.appleid.com"));
+            let mut identity = super::oidc::identity(
+                &claims,
+                claims.subject().as_str().to_string(),
+                claims.email_verified().unwrap_or(false),
+            );
+            identity.email_is_relay = relay;
+            if identity.display_name.is_none() {
+                identity.display_name = first_callback_name(callback);
+            }
+            Ok(identity)
+        })
+    }
+}

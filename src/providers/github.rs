@@ -1,0 +1,179 @@
+//! GitHub (plain OAuth 2.0, github.com or a GitHub Enterprise Server by its URLs). Who signed in comes from
+//! the REST API: `/user` for the id (a number, kept as text), login, name and avatar, and `/user/emails` for
+//! the address: only the primary one GitHub marks verified counts as verified. GitHub answers token errors
+//! with HTTP 200 (read as refusals by `oauth`), and its API refuses requests without a `User-Agent`.
+//! Revocation is GitHub's own: `DELETE /applications/{client_id}/token` with the client's credentials.
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::config::ProviderSettings;
+use super::oauth::{ClientAuth, OAuthClient};
+use super::{
+    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
+    TokenSet, url_or,
+};
+
+pub struct Github {
+    facts: Facts,
+    client: OAuthClient,
+    endpoints: Endpoints,
+    secret: Option<SecretString>,
+    user_url: Url,
+    emails_url: Url,
+    revocation_url: Url,
+}
+
+#[derive(Deserialize)]
+struct GithubUser {
+    id: serde_json::Value,
+    login: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    avatar_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GithubEmail {
+    email: String,
+    primary: bool,
+    verified: bool,
+}
+
+impl Github {
+    pub fn new(settings: &ProviderSettings, http: reqwest::Client) -> anyhow::Result<Github> {
+        let overrides = &settings.endpoints;
+        let endpoints = Endpoints {
+            authorize: url_or(&overrides.authorization, "https://github.com/login/oauth/authorize")?,
+            token: url_or(&overrides.token, "https://github.com/login/oauth/access_token")?,
+            // GitHub's revocation is not RFC 7009; `revoke` below does it.
+            revocation: Revocation::None,
+        };
+        let revocation_url = match &overrides.revocation {
+            Some(url) => url.clone(),
+            None => Url::parse(&format!("https://api.github.com/applications/{}/token", settings.client_id))?,
+        };
+        Ok(Github {
+            facts: Facts {
+                id: settings.id.clone(),
+                aliases: settings.aliases.clone(),
+                kind: settings.kind,
+                client_auth: ClientAuth::Post,
+                scopes: settings.scopes.clone().unwrap_or_else(|| vec!["read:user".into(), "user:email".into()]),
+                // Supported since 2025, S256 only.
+                pkce: true,
+                nonce: false,
+                response_mode: ResponseMode::Query,
+                authorize_params: Vec::new(),
+                // Only GitHub Apps with expiring tokens issue them; OAuth App tokens never expire.
+                issues_refresh_tokens: true,
+            },
+            client: OAuthClient {
+                client_id: settings.client_id.clone(),
+                authorize_url: endpoints.authorize.clone(),
+                token_url: endpoints.token.clone(),
+                auth: ClientAuth::Post,
+                http,
+            },
+            endpoints,
+            secret: settings.client_secret.clone(),
+            user_url: url_or(&overrides.user_profile, "https://api.github.com/user")?,
+            emails_url: url_or(&overrides.user_emails, "https://api.github.com/user/emails")?,
+            revocation_url,
+        })
+    }
+
+    async fn get<T: for<'de> Deserialize<'de>>(&self, url: &Url, token: &SecretString) -> Result<T, ProviderError> {
+        let failed = |e: reqwest::Error| ProviderError::Identity(format!("GitHub API {url}: {e}"));
+        self.client
+            .http
+            .get(url.clone())
+            .bearer_auth(token.expose_secret())
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(failed)?
+            .json()
+            .await
+            .map_err(failed)
+    }
+}
+
+impl Provider for Github {
+    fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
+        Box::pin(async move { Ok((self.client.clone(), self.endpoints.clone())) })
+    }
+
+    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
+        Ok(self.secret.clone())
+    }
+
+    fn identify<'a>(
+        &'a self,
+        tokens: &'a TokenSet,
+        _nonce: Option<&'a str>,
+        _callback: &'a CallbackFields,
+        _now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async move {
+            let user: GithubUser = self.get(&self.user_url, &tokens.access_token).await?;
+            let id = match &user.id {
+                serde_json::Value::Number(id) => id.to_string(),
+                serde_json::Value::String(id) if !id.is_empty() => id.clone(),
+                _ => return Err(ProviderError::Identity("GitHub's profile has no id".into())),
+            };
+            let emails: Vec<GithubEmail> = self.get(&self.emails_url, &tokens.access_token).await?;
+            let verified = emails.iter().find(|email| email.primary && email.verified);
+            let (email, email_verified) = match verified {
+                Some(primary) => (Some(primary.email.clone()), true),
+                None => (user.email.clone(), false),
+            };
+            let profile = serde_json::json!({
+                "id": user.id, "login": user.login, "name": user.name, "email": user.email, "avatar_url": user.avatar_url,
+            });
+            Ok(Identity {
+                provider_user_id: id,
+                email,
+                email_verified,
+                email_is_relay: false,
+                display_name: user.name.clone().or(user.login.clone()),
+                avatar_url: user.avatar_url.clone(),
+                profile,
+            })
+        })
+    }
+
+    fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .http
+                .delete(self.revocation_url.clone())
+                .basic_auth(&self.client.client_id, self.secret.as_ref().map(|secret| secret.expose_secret()))
+                .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+                .json(&serde_json::json!({"access_token": token.expose_secret()}))
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unavailable {
+                    detail: format!("GitHub revocation: {e}"),
+                    status: None,
+                    retry_after: None,
+                })?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(ProviderError::Unavailable {
+                    detail: "GitHub refused the revocation".into(),
+                    status: Some(response.status().as_u16()),
+                    retry_after: None,
+                })
+            }
+        })
+    }
+}

@@ -1,0 +1,240 @@
+//! Sign-in providers (OAuth 2.0 and OpenID Connect). [`Providers`] is the one entry point; behind it each
+//! provider is a small adapter over the [`Provider`] trait, described by a table of [`Facts`] (endpoints,
+//! client authentication, PKCE, nonce, response mode, scopes, revocation) plus what only it does: how it
+//! says who signed in. The OAuth machinery they share is in [`oauth`] (the `oauth2` crate), ID tokens and
+//! discovery in [`oidc`] (the `openidconnect` crate). Settings: [`config`].
+//!
+//! Provider calls have a timeout (the shared HTTP client's) and never follow redirects. A provider refusing
+//! (`invalid_grant`, a bad code) is [`ProviderError::Refused`]; an outage (network, 5xx, 429) is
+//! [`ProviderError::Unavailable`], which a refresh may retry.
+mod apple;
+pub mod config;
+mod generic;
+mod github;
+mod google;
+mod microsoft;
+pub mod oauth;
+pub mod oidc;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use url::Url;
+
+pub use config::{ProviderKind, ProvidersConfig};
+use oauth::{ClientAuth, OAuthClient};
+
+pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused the request (an RFC 6749 error code such as `invalid_grant`).
+    #[error("the provider refused: {code} {description}")]
+    Refused { code: String, description: String },
+    /// The provider could not be reached or failed (network, 5xx, 429): worth retrying later.
+    #[error("the provider is unavailable: {detail}")]
+    Unavailable { detail: String, status: Option<u16>, retry_after: Option<u64> },
+    /// Who signed in could not be established (a refused ID token, a profile without an id).
+    #[error("{0}")]
+    Identity(String),
+    /// The provider cannot do this, or is misconfigured.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Where the provider sends the browser back with the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    /// A cross-site `POST` of a form (Apple).
+    FormPost,
+}
+
+/// How a provider's tokens are revoked when an identity is unlinked.
+#[derive(Debug, Clone)]
+pub enum Revocation {
+    None,
+    /// RFC 7009: `POST token=…` with the client's authentication.
+    Standard(Url),
+}
+
+/// What a provider is, as data.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The id in URLs and in `auth.user_providers.provider_id`.
+    pub id: String,
+    /// Other ids it is reached and stored under (nhost's names).
+    pub aliases: Vec<String>,
+    pub kind: ProviderKind,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    /// Sends a PKCE S256 challenge (every provider that accepts one).
+    pub pkce: bool,
+    /// OpenID Connect: a nonce is sent and the ID token must carry it back.
+    pub nonce: bool,
+    pub response_mode: ResponseMode,
+    /// Further authorization parameters (Google's `access_type=offline`).
+    pub authorize_params: Vec<(String, String)>,
+    /// Whether the provider issues refresh tokens at all (for the refresh queue).
+    pub issues_refresh_tokens: bool,
+}
+
+/// The endpoints of a provider, known at start or discovered on first use.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorize: Url,
+    pub token: Url,
+    pub revocation: Revocation,
+}
+
+/// One authorization request.
+pub struct Authorization<'a> {
+    pub state: &'a str,
+    pub nonce: Option<&'a str>,
+    pub pkce_challenge: Option<&'a str>,
+    pub redirect_uri: &'a str,
+}
+
+/// What a token endpoint answered. No `Debug`: it holds tokens.
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub id_token: Option<String>,
+    /// Seconds the access token lives, when the provider says.
+    pub expires_in: Option<i64>,
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Who signed in, as the provider says.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The provider's stable id of the user.
+    pub provider_user_id: String,
+    pub email: Option<String>,
+    /// The provider asserts the user controls `email` (its verified-email signal).
+    pub email_verified: bool,
+    /// An address that only relays to the user (Apple's private relay): never joins an existing account.
+    pub email_is_relay: bool,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    /// What the provider said, kept with the link.
+    pub profile: serde_json::Value,
+}
+
+/// Fields of the callback besides `code` and `state` (Apple's one-time `user`).
+pub type CallbackFields = std::collections::HashMap<String, String>;
+
+/// A provider adapter.
+pub trait Provider: Send + Sync {
+    fn facts(&self) -> &Facts;
+
+    /// The client, with the provider's endpoints (discovered on first use where the provider has discovery).
+    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)>;
+
+    /// The client secret for the next token request (Apple signs a fresh one).
+    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError>;
+
+    /// Who signed in, from the token answer (the ID token) or the provider's API.
+    fn identify<'a>(
+        &'a self,
+        tokens: &'a TokenSet,
+        nonce: Option<&'a str>,
+        callback: &'a CallbackFields,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity>;
+
+    /// Revokes a token when an identity is unlinked; nothing where the provider cannot.
+    fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
+        Box::pin(async move {
+            let (client, endpoints) = self.client().await?;
+            match endpoints.revocation {
+                Revocation::None => Ok(()),
+                Revocation::Standard(url) => {
+                    let secret = self.client_secret()?;
+                    oauth::revoke(&client, secret.as_ref(), &url, token).await
+                }
+            }
+        })
+    }
+}
+
+/// Every enabled provider, by id and alias.
+#[derive(Clone, Default)]
+pub struct Providers {
+    all: Vec<Arc<dyn Provider>>,
+}
+
+impl Providers {
+    /// Builds the adapters of the enabled providers; generic OpenID providers are discovered on first use.
+    pub fn new(config: &ProvidersConfig, http: &reqwest::Client) -> anyhow::Result<Providers> {
+        let mut all: Vec<Arc<dyn Provider>> = Vec::new();
+        for settings in &config.providers {
+            let provider: Arc<dyn Provider> = match settings.kind {
+                ProviderKind::Google => Arc::new(google::Google::new(settings, http.clone())?),
+                ProviderKind::Github => Arc::new(github::Github::new(settings, http.clone())?),
+                ProviderKind::Apple => Arc::new(apple::Apple::new(settings, http.clone())?),
+                ProviderKind::Microsoft => Arc::new(microsoft::Microsoft::new(settings, http.clone())?),
+                ProviderKind::Oidc => Arc::new(generic::Oidc::new(settings, http.clone())),
+            };
+            all.push(provider);
+        }
+        Ok(Providers { all })
+    }
+
+    /// The provider reached as `name` (its id or an alias).
+    pub fn find(&self, name: &str) -> Option<Arc<dyn Provider>> {
+        self.all
+            .iter()
+            .find(|provider| provider.facts().id == name || provider.facts().aliases.iter().any(|alias| alias == name))
+            .cloned()
+    }
+
+    pub fn all(&self) -> &[Arc<dyn Provider>] {
+        &self.all
+    }
+}
+
+/// The URL the browser is sent to.
+pub async fn authorization_url(
+    provider: &dyn Provider,
+    authorization: &Authorization<'_>,
+) -> Result<Url, ProviderError> {
+    let facts = provider.facts();
+    let (client, _) = provider.client().await?;
+    let mut extra: Vec<(&str, &str)> =
+        facts.authorize_params.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    if facts.response_mode == ResponseMode::FormPost {
+        extra.push(("response_mode", "form_post"));
+    }
+    client.authorization_url(authorization, &facts.scopes, &extra)
+}
+
+/// The authorization-code grant.
+pub async fn exchange_code(
+    provider: &dyn Provider,
+    code: &str,
+    verifier: Option<&str>,
+    redirect_uri: &str,
+) -> Result<TokenSet, ProviderError> {
+    let (client, _) = provider.client().await?;
+    let secret = provider.client_secret()?;
+    client.exchange_code(secret.as_ref(), code, verifier, redirect_uri).await
+}
+
+/// The refresh-token grant.
+pub async fn refresh(provider: &dyn Provider, refresh_token: &SecretString) -> Result<TokenSet, ProviderError> {
+    let (client, _) = provider.client().await?;
+    let secret = provider.client_secret()?;
+    client.refresh(secret.as_ref(), refresh_token).await
+}
+
+/// A setting's URL, or the provider's own.
+fn url_or(configured: &Option<Url>, default: &str) -> anyhow::Result<Url> {
+    match configured {
+        Some(url) => Ok(url.clone()),
+        None => Ok(Url::parse(default)?),
+    }
+}

@@ -1,0 +1,280 @@
+//! The OAuth 2.0 parts every provider shares, through the `oauth2` crate: the authorization URL (with state,
+//! nonce, PKCE and the provider's extra parameters), the authorization-code and refresh-token grants with the
+//! provider's client authentication, and the reading of their answers.
+//!
+//! Providers answer errors in their own ways: RFC 6749 error bodies, GitHub's and Slack's HTTP 200 with an
+//! `error` field, or a bare 5xx. Each is sorted here into a refusal the client can act on
+//! ([`ProviderError::Refused`], e.g. `invalid_grant`) or an outage worth retrying
+//! ([`ProviderError::Unavailable`], with the HTTP status and `Retry-After` when there was one).
+use std::sync::{Arc, Mutex};
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::{Authorization, ProviderError, TokenSet};
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `Authorization: Basic` (`client_secret_basic`).
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    Post,
+}
+
+/// What the token endpoint answers beyond RFC 6749: the OpenID Connect ID token.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct TokenExtras {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl ExtraTokenFields for TokenExtras {}
+
+type TokenAnswer = StandardTokenResponse<TokenExtras, BasicTokenType>;
+
+type Client = oauth2::Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// A client of one provider's OAuth 2.0 endpoints.
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub authorize_url: Url,
+    pub token_url: Url,
+    pub auth: ClientAuth,
+    pub http: reqwest::Client,
+}
+
+/// The HTTP status and `Retry-After` of the last token-endpoint answer, which `oauth2` does not report.
+#[derive(Debug, Clone, Copy, Default)]
+struct Observed {
+    status: Option<u16>,
+    retry_after: Option<u64>,
+}
+
+/// A PKCE S256 challenge for `verifier`.
+pub fn pkce_challenge(verifier: &str) -> String {
+    PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.to_string())).as_str().to_string()
+}
+
+impl OAuthClient {
+    fn client(&self, secret: Option<&SecretString>) -> Client {
+        let mut client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(self.authorize_url.clone()))
+            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
+            .set_auth_type(match self.auth {
+                ClientAuth::Basic => AuthType::BasicAuth,
+                ClientAuth::Post => AuthType::RequestBody,
+            });
+        if let Some(secret) = secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_string()));
+        }
+        client
+    }
+
+    /// The URL the browser is sent to.
+    pub fn authorization_url(
+        &self,
+        authorization: &Authorization<'_>,
+        scopes: &[String],
+        extra: &[(&str, &str)],
+    ) -> Result<Url, ProviderError> {
+        let redirect = RedirectUrl::new(authorization.redirect_uri.to_string())
+            .map_err(|e| ProviderError::Unsupported(format!("callback URL: {e}")))?;
+        let client = self.client(None).set_redirect_uri(redirect);
+        let state = authorization.state.to_string();
+        let mut request = client.authorize_url(move || CsrfToken::new(state));
+        request = request.add_scopes(scopes.iter().map(|scope| Scope::new(scope.clone())));
+        if let Some(nonce) = authorization.nonce {
+            request = request.add_extra_param("nonce", nonce.to_string());
+        }
+        if let Some(challenge) = authorization.pkce_challenge {
+            request = request
+                .add_extra_param("code_challenge", challenge.to_string())
+                .add_extra_param("code_challenge_method", "S256");
+        }
+        for (name, value) in extra {
+            request = request.add_extra_param(*name, *value);
+        }
+        Ok(request.url().0)
+    }
+
+    /// The authorization-code grant.
+    pub async fn exchange_code(
+        &self,
+        secret: Option<&SecretString>,
+        code: &str,
+        verifier: Option<&str>,
+        redirect_uri: &str,
+    ) -> Result<TokenSet, ProviderError> {
+        let redirect = RedirectUrl::new(redirect_uri.to_string())
+            .map_err(|e| ProviderError::Unsupported(format!("callback URL: {e}")))?;
+        let client = self.client(secret).set_redirect_uri(redirect);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let http = self.observing_http(observed.clone());
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_string()));
+        if let Some(verifier) = verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+        }
+        let answer = request.request_async(&http).await;
+        token_set(answer, &observed)
+    }
+
+    /// The refresh-token grant.
+    pub async fn refresh(
+        &self,
+        secret: Option<&SecretString>,
+        refresh_token: &SecretString,
+    ) -> Result<TokenSet, ProviderError> {
+        let client = self.client(secret);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let http = self.observing_http(observed.clone());
+        let token = oauth2::RefreshToken::new(refresh_token.expose_secret().to_string());
+        let answer = client.exchange_refresh_token(&token).request_async(&http).await;
+        token_set(answer, &observed)
+    }
+
+    /// An HTTP client for `oauth2` that also notes the answer's status and `Retry-After`.
+    fn observing_http(
+        &self,
+        observed: Arc<Mutex<Observed>>,
+    ) -> impl Fn(
+        HttpRequest,
+    )
+        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, reqwest::Error>> + Send>> {
+        let http = self.http.clone();
+        move |request: HttpRequest| {
+            let http = http.clone();
+            let observed = observed.clone();
+            Box::pin(async move {
+                let request = reqwest::Request::try_from(request)?;
+                let response = http.execute(request).await?;
+                let status = response.status();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok());
+                if let Ok(mut seen) = observed.lock() {
+                    *seen = Observed { status: Some(status.as_u16()), retry_after };
+                }
+                let mut builder = http::Response::builder().status(status);
+                for (name, value) in response.headers() {
+                    builder = builder.header(name, value);
+                }
+                let body = response.bytes().await?.to_vec();
+                Ok(builder.body(body).unwrap_or_default())
+            })
+        }
+    }
+}
+
+/// Reads a token-endpoint answer, sorting failures into refusals and outages.
+fn token_set<E: std::error::Error>(
+    answer: Result<TokenAnswer, RequestTokenError<E, BasicErrorResponse>>,
+    observed: &Mutex<Observed>,
+) -> Result<TokenSet, ProviderError> {
+    let seen = observed.lock().map(|seen| *seen).unwrap_or_default();
+    match answer {
+        Ok(answer) => Ok(TokenSet {
+            access_token: SecretString::from(answer.access_token().secret().to_string()),
+            refresh_token: answer.refresh_token().map(|token| SecretString::from(token.secret().to_string())),
+            id_token: answer.extra_fields().id_token.clone(),
+            expires_in: answer.expires_in().map(|lifetime| i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+            scopes: answer.scopes().map(|scopes| scopes.iter().map(|scope| scope.to_string()).collect()),
+        }),
+        Err(RequestTokenError::ServerResponse(error))
+            if seen.status.is_none_or(|status| status < 500 && status != 429) =>
+        {
+            Err(ProviderError::Refused {
+                code: error.error().as_ref().to_string(),
+                description: error.error_description().cloned().unwrap_or_default(),
+            })
+        }
+        Err(RequestTokenError::Parse(_, body)) => {
+            // GitHub and Slack answer errors with HTTP 200 and an `error` field.
+            let refusal = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|body| {
+                let code = body.get("error")?.as_str()?.to_string();
+                let description =
+                    body.get("error_description").and_then(|d| d.as_str()).unwrap_or_default().to_string();
+                Some(ProviderError::Refused { code, description })
+            });
+            match refusal {
+                Some(refusal) if seen.status.is_none_or(|status| status < 500 && status != 429) => Err(refusal),
+                _ => Err(unavailable(seen, "unreadable answer from the token endpoint")),
+            }
+        }
+        Err(RequestTokenError::ServerResponse(_)) => Err(unavailable(seen, "the token endpoint failed")),
+        Err(RequestTokenError::Request(error)) => {
+            Err(unavailable(seen, &format!("token endpoint unreachable: {error}")))
+        }
+        Err(RequestTokenError::Other(error)) => Err(unavailable(seen, &error)),
+    }
+}
+
+fn unavailable(seen: Observed, detail: &str) -> ProviderError {
+    ProviderError::Unavailable {
+        detail: match seen.status {
+            Some(status) => format!("{detail} (HTTP {status})"),
+            None => detail.to_string(),
+        },
+        status: seen.status,
+        retry_after: seen.retry_after,
+    }
+}
+
+/// RFC 7009 revocation: `token=…` with the client's authentication. A provider answering 2xx revoked it.
+pub async fn revoke(
+    client: &OAuthClient,
+    secret: Option<&SecretString>,
+    url: &Url,
+    token: &SecretString,
+) -> Result<(), ProviderError> {
+    let mut form = vec![("token", token.expose_secret().to_string())];
+    let mut request = client.http.post(url.clone());
+    match (client.auth, secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            request = request.basic_auth(&client.client_id, Some(secret.expose_secret()))
+        }
+        (_, secret) => {
+            form.push(("client_id", client.client_id.clone()));
+            if let Some(secret) = secret {
+                form.push(("client_secret", secret.expose_secret().to_string()));
+            }
+        }
+    }
+    let response = request.form(&form).send().await.map_err(|e| ProviderError::Unavailable {
+        detail: format!("revocation endpoint unreachable: {e}"),
+        status: None,
+        retry_after: None,
+    })?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(ProviderError::Unavailable {
+            detail: "the revocation endpoint refused".into(),
+            status: Some(response.status().as_u16()),
+            retry_after: None,
+        })
+    }
+}

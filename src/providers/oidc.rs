@@ -1,0 +1,194 @@
+//! OpenID Connect through the `openidconnect` crate: discovery of an issuer's endpoints and signing keys,
+//! and the verification of ID tokens (signature through the issuer's keys, issuer, audience, expiry, nonce).
+//! Keys are fetched once and again, once, when a token names a key not seen before (the issuer rotated).
+use chrono::{DateTime, Utc};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGenderClaim, CoreGrantType,
+    CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalClaims, AdditionalProviderMetadata, ClaimsVerificationError, ClientId, ClientSecret, IdTokenClaims,
+    IdTokenVerifier, IssuerUrl, JsonWebKeySetUrl, Nonce, ProviderMetadata, SignatureVerificationError,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+use url::Url;
+
+use super::ProviderError;
+
+/// Claims beyond the standard ones (Microsoft's `tid`, `oid`, `xms_edov`; Apple's `is_private_email`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ExtraClaims {
+    #[serde(flatten)]
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+pub type IdToken =
+    openidconnect::IdToken<ExtraClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+pub type Claims = IdTokenClaims<ExtraClaims, CoreGenderClaim>;
+
+/// What discovery reads beyond the core: the revocation endpoint (RFC 7009).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct RevocationMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<Url>,
+}
+
+impl AdditionalProviderMetadata for RevocationMetadata {}
+
+pub type Metadata = ProviderMetadata<
+    RevocationMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// Discovers an issuer: its endpoints and keys. The issuer in the document must be the one asked for.
+pub async fn discover(issuer: &str, http: &reqwest::Client) -> Result<Metadata, ProviderError> {
+    let issuer = IssuerUrl::new(issuer.to_string()).map_err(|e| ProviderError::Unsupported(format!("issuer: {e}")))?;
+    Metadata::discover_async(issuer, http).await.map_err(|e| ProviderError::Unavailable {
+        detail: format!("discovery failed: {e}"),
+        status: None,
+        retry_after: None,
+    })
+}
+
+/// How a token's issuer is checked.
+#[derive(Debug, Clone)]
+pub enum IssuerCheck {
+    /// The `iss` claim must be one of these.
+    OneOf(Vec<String>),
+    /// Microsoft: `{tenantid}` in the template is filled from the token's `tid` claim first.
+    Tenant(String),
+}
+
+/// What an ID token must say.
+pub struct Expectations<'a> {
+    pub client_id: &'a str,
+    /// For tokens signed with the client secret (HS256); the asymmetric keys otherwise.
+    pub client_secret: Option<&'a SecretString>,
+    pub issuer: &'a IssuerCheck,
+    /// The nonce sent with the authorization request (`None`: a token from a refresh, which carries none).
+    pub nonce: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// An issuer's signing keys, cached.
+pub struct KeySet {
+    url: Url,
+    http: reqwest::Client,
+    cached: RwLock<Option<CoreJsonWebKeySet>>,
+}
+
+impl KeySet {
+    pub fn new(url: Url, http: reqwest::Client) -> Self {
+        KeySet { url, http, cached: RwLock::new(None) }
+    }
+
+    /// Keys already known (from discovery), so the first token needs no fetch.
+    pub fn with_keys(url: Url, http: reqwest::Client, keys: CoreJsonWebKeySet) -> Self {
+        KeySet { url, http, cached: RwLock::new(Some(keys)) }
+    }
+
+    async fn fetch(&self) -> Result<CoreJsonWebKeySet, ProviderError> {
+        let keys = CoreJsonWebKeySet::fetch_async(&JsonWebKeySetUrl::from_url(self.url.clone()), &self.http)
+            .await
+            .map_err(|e| ProviderError::Unavailable {
+                detail: format!("cannot fetch the signing keys: {e}"),
+                status: None,
+                retry_after: None,
+            })?;
+        *self.cached.write().await = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// Verifies an ID token and returns its claims.
+    pub async fn verify(&self, raw: &str, expect: &Expectations<'_>) -> Result<Claims, ProviderError> {
+        let token: IdToken =
+            raw.parse().map_err(|e| ProviderError::Identity(format!("the ID token is not a signed JWT: {e}")))?;
+        let keys = match self.cached.read().await.clone() {
+            Some(keys) => keys,
+            None => self.fetch().await?,
+        };
+        match verify_with(&token, keys, expect) {
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+                // The issuer may have rotated its keys since they were fetched: fetch once more.
+                let keys = self.fetch().await?;
+                verify_with(&token, keys, expect).map_err(refusal)
+            }
+            other => other.map_err(refusal),
+        }
+    }
+}
+
+fn refusal(error: ClaimsVerificationError) -> ProviderError {
+    ProviderError::Identity(format!("the ID token was refused: {error}"))
+}
+
+fn verify_with(
+    token: &IdToken,
+    keys: CoreJsonWebKeySet,
+    expect: &Expectations<'_>,
+) -> Result<Claims, ClaimsVerificationError> {
+    // The issuer is checked below, against every accepted form; the verifier only needs a well-formed one.
+    let issuer = match expect.issuer {
+        IssuerCheck::OneOf(issuers) => issuers.first().cloned().unwrap_or_default(),
+        IssuerCheck::Tenant(template) => template.clone(),
+    };
+    let issuer_url = IssuerUrl::new(issuer).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
+    let client_id = ClientId::new(expect.client_id.to_string());
+    let now = expect.now;
+    let verifier = match expect.client_secret {
+        Some(secret) => IdTokenVerifier::new_confidential_client(
+            client_id,
+            ClientSecret::new(secret.expose_secret().to_string()),
+            issuer_url,
+            keys,
+        ),
+        None => IdTokenVerifier::new_public_client(client_id, issuer_url, keys),
+    }
+    .require_issuer_match(false)
+    .set_time_fn(move || now);
+    let claims = match expect.nonce {
+        Some(nonce) => token.claims(&verifier, &Nonce::new(nonce.to_string()))?.clone(),
+        None => token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?.clone(),
+    };
+    let issued_by = claims.issuer().as_str();
+    let accepted = match expect.issuer {
+        IssuerCheck::OneOf(issuers) => issuers.iter().any(|issuer| issuer == issued_by),
+        IssuerCheck::Tenant(template) => {
+            let tenant = claims.additional_claims().values.get("tid").and_then(|tid| tid.as_str()).unwrap_or_default();
+            !tenant.is_empty() && template.replace("{tenantid}", tenant) == issued_by
+        }
+    };
+    if !accepted {
+        return Err(ClaimsVerificationError::InvalidIssuer(format!("{issued_by} is not the expected issuer")));
+    }
+    Ok(claims)
+}
+
+/// Who signed in, from verified claims; `email_verified` is the provider's signal as its adapter reads it.
+pub fn identity(claims: &Claims, provider_user_id: String, email_verified: bool) -> super::Identity {
+    let email = claims.email().map(|email| email.as_str().to_string());
+    super::Identity {
+        provider_user_id,
+        email_verified: email_verified && email.is_some(),
+        email,
+        email_is_relay: false,
+        display_name: claims.name().and_then(|name| name.get(None)).map(|name| name.as_str().to_string()),
+        avatar_url: claims.picture().and_then(|picture| picture.get(None)).map(|picture| picture.as_str().to_string()),
+        profile: serde_json::to_value(claims).unwrap_or_default(),
+    }
+}
