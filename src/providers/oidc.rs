@@ -118,7 +118,9 @@ impl KeySet {
     pub async fn verify(&self, raw: &str, expect: &Expectations<'_>) -> Result<Claims, ProviderError> {
         let token: IdToken =
             raw.parse().map_err(|e| ProviderError::Identity(format!("the ID token is not a signed JWT: {e}")))?;
-        let keys = match self.cached.read().await.clone() {
+        // The read guard must be gone before `fetch` takes the write lock.
+        let cached = self.cached.read().await.clone();
+        let keys = match cached {
             Some(keys) => keys,
             None => self.fetch().await?,
         };

@@ -21,6 +21,7 @@ mod mail;
 mod migrations;
 mod pat;
 mod postgres_tls;
+mod providers;
 mod sdk;
 mod session;
 mod signin;

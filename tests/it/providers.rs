@@ -1,0 +1,589 @@
+//! Sign-in with providers, end to end against stand-ins that enforce each provider's rules (client
+//! authentication, PKCE, exact `redirect_uri`, Apple's client-secret JWT and form_post, GitHub's form
+//! bodies, Microsoft's tenant issuer): the browser's redirects are followed by hand, with the cookies hauth
+//! sets, and every outcome is checked through the API and in the database.
+use std::collections::HashMap;
+
+use chrono::TimeDelta;
+use poem::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::app::{PASSWORD, Reply, TestApp};
+use crate::helpers::provider_standin::{
+    AppleClientKey, MICROSOFT_DEFAULT_TENANT_ID, ProviderRedirect, ProviderStandin, StandinClient, StandinKind,
+    StandinUser,
+};
+
+const SERVER: &str = "http://hauth.test";
+const CLIENT_URL: &str = "http://app.test";
+const ENCRYPTION_KEYS: &str = "k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const ES256_KEY: &str = include_str!("../fixtures/keys/es256.key.pem");
+const ES256_PUBLIC: &str = include_str!("../fixtures/keys/es256.pub.pem");
+
+/// The paths a flow may come in by.
+#[derive(Clone, Copy, Debug)]
+pub enum Entry {
+    Nhost,
+    Nself,
+}
+
+impl Entry {
+    fn start_path(self, provider: &str) -> String {
+        match self {
+            Entry::Nhost => format!("/signin/provider/{provider}"),
+            Entry::Nself => format!("/oauth/{provider}"),
+        }
+    }
+}
+
+fn name_of(kind: StandinKind) -> &'static str {
+    match kind {
+        StandinKind::Google => "google",
+        StandinKind::Github => "github",
+        StandinKind::Apple => "apple",
+        StandinKind::Microsoft => "microsoft",
+    }
+}
+
+/// A provider stand-in and hauth configured for it.
+pub struct Setup {
+    pub standin: ProviderStandin,
+    pub app: TestApp,
+    pub name: &'static str,
+}
+
+pub fn client_for(kind: StandinKind) -> StandinClient {
+    let name = name_of(kind);
+    StandinClient {
+        client_id: format!("{name}-client-id"),
+        client_secret: format!("{name}-client-secret"),
+        // Microsoft's registrations from nhost deployments name it `azuread` or `entraid`.
+        redirect_uris: [name, "azuread", "entraid"]
+            .iter()
+            .filter(|alias| **alias == name || kind == StandinKind::Microsoft)
+            .flat_map(|alias| {
+                [format!("{SERVER}/signin/provider/{alias}/callback"), format!("{SERVER}/oauth/{alias}/callback")]
+            })
+            .collect(),
+        apple: (kind == StandinKind::Apple).then(|| AppleClientKey {
+            team_id: "TEAM123456".into(),
+            key_id: "KEY1234567".into(),
+            public_key_pem: ES256_PUBLIC.into(),
+        }),
+    }
+}
+
+impl Setup {
+    pub async fn new(kind: StandinKind, overrides: &[(&str, &str)]) -> Setup {
+        let client = client_for(kind);
+        let standin = ProviderStandin::start(kind, client.clone()).await;
+        let name = name_of(kind);
+        let upper = name.to_uppercase();
+        let mut env: Vec<(String, String)> = standin.env();
+        env.extend([
+            (format!("AUTH_PROVIDER_{upper}_ENABLED"), "true".to_string()),
+            (format!("AUTH_PROVIDER_{upper}_CLIENT_ID"), client.client_id.clone()),
+            ("AUTH_SERVER_URL".into(), SERVER.into()),
+            ("AUTH_CLIENT_URL".into(), CLIENT_URL.into()),
+            ("AUTH_ENCRYPTION_KEYS".into(), ENCRYPTION_KEYS.into()),
+        ]);
+        if kind == StandinKind::Apple {
+            env.extend([
+                ("AUTH_PROVIDER_APPLE_TEAM_ID".into(), "TEAM123456".into()),
+                ("AUTH_PROVIDER_APPLE_KEY_ID".into(), "KEY1234567".into()),
+                ("AUTH_PROVIDER_APPLE_PRIVATE_KEY".into(), ES256_KEY.into()),
+            ]);
+        } else {
+            env.push((format!("AUTH_PROVIDER_{upper}_CLIENT_SECRET"), client.client_secret.clone()));
+        }
+        for (key, value) in overrides {
+            env.retain(|(existing, _)| existing != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let app = TestApp::spawn_with(&pairs).await;
+        Setup { standin, app, name }
+    }
+
+    /// A user at the provider, signed in there.
+    pub fn provider_user(&self, id: &str, email: &str, verified: bool) {
+        self.standin.add_user(StandinUser {
+            id: id.to_string(),
+            email: Some(email.to_string()),
+            email_verified: verified,
+            name: Some("Ada Lovelace".into()),
+            picture: Some("https://images.example/ada.png".into()),
+            tenant_id: Some(MICROSOFT_DEFAULT_TENANT_ID.to_string()),
+            xms_edov: Some(verified),
+        });
+        self.standin.sign_in_as(id);
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { app: &self.app, cookies: HashMap::new(), user_agent: "Mozilla/5.0 (test browser)".into() }
+    }
+}
+
+/// A browser: keeps the cookies hauth sets and sends them back.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookies: HashMap<String, String>,
+    pub user_agent: String,
+}
+
+/// The `Location` of a 302.
+pub fn location(reply: &Reply) -> String {
+    assert_eq!(reply.status, StatusCode::FOUND, "expected a redirect: {} {}", reply.status, reply.text);
+    reply.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    let url = url::Url::parse(url).unwrap_or_else(|_| url::Url::parse(&format!("{SERVER}{url}")).unwrap());
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+impl Browser<'_> {
+    fn keep_cookies(&mut self, reply: &Reply) {
+        for header in reply.headers.get_all("set-cookie") {
+            let text = header.to_str().unwrap();
+            let (pair, attributes) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// A top-level navigation to a path (and query) on hauth.
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let path = path.strip_prefix(SERVER).unwrap_or(path);
+        let mut request = self.app.client.get(path).header("user-agent", self.user_agent.clone());
+        if !self.cookies.is_empty() {
+            request = request.header("cookie", self.cookie_header());
+        }
+        let reply = Reply::read(request.send().await.0).await;
+        self.keep_cookies(&reply);
+        reply
+    }
+
+    /// A form `POST` to a path on hauth.
+    pub async fn post_form(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
+        let path = path.strip_prefix(SERVER).unwrap_or(path);
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let mut request = self
+            .app
+            .client
+            .post(path)
+            .header("user-agent", self.user_agent.clone())
+            .content_type("application/x-www-form-urlencoded")
+            .body(body);
+        if !self.cookies.is_empty() {
+            request = request.header("cookie", self.cookie_header());
+        }
+        let reply = Reply::read(request.send().await.0).await;
+        self.keep_cookies(&reply);
+        reply
+    }
+
+    /// Brings the provider's answer back to hauth (a redirect, or Apple's auto-submitted form).
+    pub async fn deliver(&mut self, redirect: &ProviderRedirect) -> Reply {
+        match redirect {
+            ProviderRedirect::Get(url) => self.get(url).await,
+            ProviderRedirect::FormPost { action, fields } => self.post_form(action, fields).await,
+        }
+    }
+
+    /// Starts at `start` (a path with its query) and returns the provider's authorization URL.
+    pub async fn start(&mut self, start: &str) -> String {
+        let reply = self.get(start).await;
+        let to = location(&reply);
+        assert!(to.starts_with("http://127.0.0.1"), "a start goes to the provider, not {to}");
+        assert_eq!(reply.headers.get("referrer-policy").unwrap(), "no-referrer");
+        to
+    }
+}
+
+/// A whole sign-in: start, the provider's pages, the callback. Returns where hauth sent the browser.
+pub async fn sign_in(setup: &Setup, browser: &mut Browser<'_>, start: &str) -> String {
+    let authorize = browser.start(start).await;
+    let redirect = setup.standin.authorize(&authorize).await.unwrap_or_else(|e| panic!("provider refused: {e}"));
+    location(&browser.deliver(&redirect).await)
+}
+
+/// The session behind a `refreshToken` redirect.
+pub async fn session_of(app: &TestApp, landed: &str) -> Value {
+    assert!(landed.starts_with(CLIENT_URL), "landed at {landed}");
+    assert_eq!(param(landed, "error"), None, "landed with an error: {landed}");
+    let refresh_token = param(landed, "refreshToken").unwrap_or_else(|| panic!("no refreshToken in {landed}"));
+    let reply = app.refresh(&refresh_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body.clone()
+}
+
+fn access_token(session: &Value) -> String {
+    session["accessToken"].as_str().unwrap().to_string()
+}
+
+/// Sign up, sign in again, link to another account, unlink; through one entry path.
+async fn lifecycle(kind: StandinKind, entry: Entry) {
+    let setup = Setup::new(kind, &[]).await;
+    let app = &setup.app;
+    let name = setup.name;
+    let email = format!("ada.{name}@example.com");
+    setup.provider_user("1001", &email, true);
+
+    // Sign up.
+    let mut browser = setup.browser();
+    let start = format!("{}?redirectTo={}", entry.start_path(name), urlencoding(&format!("{CLIENT_URL}/done")));
+    let landed = sign_in(&setup, &mut browser, &start).await;
+    assert!(landed.starts_with(&format!("{CLIENT_URL}/done?")), "{landed}");
+    assert!(browser.cookies.is_empty(), "the state cookie is cleared: {:?}", browser.cookies);
+    let session = session_of(app, &landed).await;
+    let user = &session["user"];
+    assert_eq!(user["email"], email.as_str());
+    assert_eq!(user["emailVerified"], true);
+    assert_eq!(user["displayName"], "Ada Lovelace");
+    let user_id = user["id"].as_str().unwrap().to_string();
+    let me = app.get("/user", Some(&access_token(&session))).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], user_id.as_str());
+
+    // Signing in again is the same user.
+    let mut again = setup.browser();
+    let landed = sign_in(&setup, &mut again, &entry.start_path(name)).await;
+    let second = session_of(app, &landed).await;
+    assert_eq!(second["user"]["id"], user_id.as_str());
+    assert_eq!(app.count("select count(*) from auth.users").await, 1);
+    assert_eq!(app.count("select count(*) from auth.user_providers").await, 1);
+
+    // The identity is the only way into that account: it cannot be unlinked.
+    let refused = app
+        .client
+        .delete(format!("/user/providers/{name}"))
+        .header("authorization", format!("Bearer {}", access_token(&second)))
+        .send()
+        .await
+        .0;
+    let refused = Reply::read(refused).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert_eq!(refused.error_code(), "last-sign-in-method");
+
+    // Link another provider account to a password account, by ticket.
+    let owner = app.signed_up_session(&format!("grace.{name}@example.com")).await;
+    let owner_token = access_token(&owner);
+    let owner_id = owner["user"]["id"].as_str().unwrap().to_string();
+    setup.provider_user("2002", &format!("grace.other.{name}@example.com"), true);
+    let mut owner_browser = setup.browser();
+    let link = app
+        .client
+        .post(format!("/user/providers/{name}/link"))
+        .header("authorization", format!("Bearer {owner_token}"))
+        .header("user-agent", owner_browser.user_agent.clone())
+        .body_json(&json!({"redirectTo": format!("{CLIENT_URL}/linked")}))
+        .send()
+        .await
+        .0;
+    let link = Reply::read(link).await;
+    assert_eq!(link.status, StatusCode::OK, "{}", link.text);
+    let url = link.body["url"].as_str().unwrap().to_string();
+    assert!(!url.contains(&owner_id) && !url.contains(&owner_token), "the link URL carries no user id or token");
+    let url = match entry {
+        Entry::Nhost => url,
+        Entry::Nself => url.replace(&format!("/signin/provider/{name}?"), &format!("/oauth/{name}?")),
+    };
+    let landed = sign_in(&setup, &mut owner_browser, &url).await;
+    assert!(landed.starts_with(&format!("{CLIENT_URL}/linked")), "{landed}");
+    assert_eq!(param(&landed, "error"), None, "{landed}");
+    assert_eq!(param(&landed, "refreshToken"), None, "a link keeps the user's session");
+    let listed = app.get("/user/providers", Some(&owner_token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let listed = listed.body.as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["provider"], name);
+    assert_eq!(listed[0]["providerUserId"].as_str().map(|id| !id.is_empty()), Some(true));
+    assert!(listed[0]["linkedAt"].is_string());
+
+    // The linked identity now signs in to the password account.
+    let mut third = setup.browser();
+    let landed = sign_in(&setup, &mut third, &entry.start_path(name)).await;
+    assert_eq!(session_of(app, &landed).await["user"]["id"], owner_id.as_str());
+
+    // The provider token is usable, and stored only sealed.
+    let token = app.get(&format!("/user/providers/{name}/token"), Some(&owner_token)).await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.text);
+    let provider_token = token.body["accessToken"].as_str().unwrap().to_string();
+    assert!(setup.standin.is_access_token_live(&provider_token));
+    no_plaintext_tokens(app, &provider_token).await;
+
+    // Unlink: allowed (the account has a password), the grant is revoked at the provider where it can be.
+    let revocations = setup.standin.token_calls().revocations;
+    let unlinked = app
+        .client
+        .delete(format!("/user/providers/{name}"))
+        .header("authorization", format!("Bearer {owner_token}"))
+        .send()
+        .await
+        .0;
+    let unlinked = Reply::read(unlinked).await;
+    assert_eq!(unlinked.status, StatusCode::OK, "{}", unlinked.text);
+    assert_eq!(app.get("/user/providers", Some(&owner_token)).await.body, json!([]));
+    if kind != StandinKind::Microsoft {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while setup.standin.token_calls().revocations == revocations && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(setup.standin.token_calls().revocations > revocations, "the grant was revoked at {name}");
+    }
+    let events: Vec<String> = app
+        .rows("select event from auth.audit_log order by created_at, event", &[])
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for event in ["provider.signup", "provider.signin", "provider.link", "provider.unlink"] {
+        assert!(events.iter().any(|e| e == event), "{event} missing from the audit log: {events:?}");
+    }
+}
+
+/// No provider token is readable in the database: nhost's plaintext columns are empty and the sealed ones do
+/// not contain the token.
+pub async fn no_plaintext_tokens(app: &TestApp, token: &str) {
+    let rows = app
+        .rows(
+            "select access_token, refresh_token, access_token_sealed, refresh_token_sealed, token_key_id
+             from auth.user_providers",
+            &[],
+        )
+        .await;
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row.get::<_, String>(0), "", "nhost's access_token column stays empty");
+        assert_eq!(row.get::<_, Option<String>>(1), None, "nhost's refresh_token column stays empty");
+        let sealed: Vec<u8> = row.get(2);
+        assert!(!sealed.windows(token.len()).any(|window| window == token.as_bytes()));
+        assert!(sealed.len() > 28, "nonce, ciphertext and tag");
+        assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("k2"));
+    }
+    let dump = app.rows("select to_jsonb(p)::text from auth.user_providers p", &[]).await;
+    for row in dump {
+        assert!(!row.get::<_, String>(0).contains(token), "a provider token is stored in plaintext");
+    }
+}
+
+pub fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn google_signs_up_signs_in_links_and_unlinks_by_both_paths() {
+    lifecycle(StandinKind::Google, Entry::Nhost).await;
+    lifecycle(StandinKind::Google, Entry::Nself).await;
+}
+
+#[tokio::test]
+async fn github_signs_up_signs_in_links_and_unlinks_by_both_paths() {
+    lifecycle(StandinKind::Github, Entry::Nhost).await;
+    lifecycle(StandinKind::Github, Entry::Nself).await;
+}
+
+#[tokio::test]
+async fn apple_signs_up_signs_in_links_and_unlinks_by_both_paths() {
+    lifecycle(StandinKind::Apple, Entry::Nhost).await;
+    lifecycle(StandinKind::Apple, Entry::Nself).await;
+}
+
+#[tokio::test]
+async fn microsoft_signs_up_signs_in_links_and_unlinks_by_both_paths() {
+    lifecycle(StandinKind::Microsoft, Entry::Nhost).await;
+    lifecycle(StandinKind::Microsoft, Entry::Nself).await;
+}
+
+#[tokio::test]
+async fn nhost_names_of_microsoft_reach_the_same_provider() {
+    let setup = Setup::new(StandinKind::Microsoft, &[]).await;
+    setup.provider_user("3003", "ms@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/azuread").await;
+    let session = session_of(&setup.app, &landed).await;
+    let stored: Vec<String> =
+        setup.app.rows("select provider_id from auth.user_providers", &[]).await.iter().map(|r| r.get(0)).collect();
+    assert_eq!(stored, vec!["microsoft".to_string()]);
+    let mut again = setup.browser();
+    let landed = sign_in(&setup, &mut again, "/signin/provider/entraid").await;
+    assert_eq!(session_of(&setup.app, &landed).await["user"]["id"], session["user"]["id"]);
+}
+
+#[tokio::test]
+async fn an_expired_provider_token_is_refreshed_on_the_spot() {
+    let setup = Setup::new(StandinKind::Google, &[]).await;
+    setup.provider_user("4004", "refresh@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    let session = session_of(&setup.app, &landed).await;
+    let bearer = access_token(&session);
+    let first = setup.app.get("/user/providers/google/token", Some(&bearer)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(setup.standin.token_calls().refresh, 0, "a fresh token is handed out as it is");
+
+    setup.app.clock.advance(TimeDelta::hours(2));
+    let session = setup.app.refresh(session["refreshToken"].as_str().unwrap()).await.body;
+    let bearer = access_token(&session);
+    let refreshed = setup.app.get("/user/providers/google/token", Some(&bearer)).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    assert_eq!(setup.standin.token_calls().refresh, 1);
+    let token = refreshed.body["accessToken"].as_str().unwrap();
+    assert_ne!(token, first.body["accessToken"].as_str().unwrap());
+    assert!(setup.standin.is_access_token_live(token));
+    let expires_at = chrono::DateTime::parse_from_rfc3339(refreshed.body["expiresAt"].as_str().unwrap()).unwrap();
+    assert!(expires_at > setup.app.clock.now(), "the new expiry is in the future of the app's clock");
+    no_plaintext_tokens(&setup.app, token).await;
+
+    // A refresh the provider refuses marks the identity: the user must sign in with it again.
+    let refresh_tokens: Vec<String> = setup.standin.token_calls().refresh_by_token.keys().cloned().collect();
+    for refresh_token in refresh_tokens {
+        setup.standin.revoke_refresh_token(&refresh_token);
+    }
+    setup.app.clock.advance(TimeDelta::hours(2));
+    let session = setup.app.refresh(session["refreshToken"].as_str().unwrap()).await.body;
+    let bearer = access_token(&session);
+    let dead = setup.app.get("/user/providers/google/token", Some(&bearer)).await;
+    assert_eq!(dead.status, StatusCode::CONFLICT, "{}", dead.text);
+    assert_eq!(dead.error_code(), "provider-reauthentication-required");
+    let listed = setup.app.get("/user/providers", Some(&bearer)).await;
+    assert_eq!(listed.body[0]["needsReauthentication"], true);
+
+    // The admin route answers the same for a backend with the admin secret, and nothing without it.
+    let user_id = session["user"]["id"].as_str().unwrap();
+    let anonymous = setup.app.get(&format!("/admin/users/{user_id}/providers/google/token"), None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_admin_route_hands_out_a_users_provider_token() {
+    let setup = Setup::new(StandinKind::Github, &[("HASURA_GRAPHQL_ADMIN_SECRET", "admin-secret-for-tests")]).await;
+    setup.provider_user("5005", "admin@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/github").await;
+    let session = session_of(&setup.app, &landed).await;
+    let user_id = session["user"]["id"].as_str().unwrap();
+    let path = format!("/admin/users/{user_id}/providers/github/token");
+    let wrong = Reply::read(setup.app.client.get(&path).header("x-hasura-admin-secret", "nope").send().await.0).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let right = Reply::read(
+        setup.app.client.get(&path).header("x-hasura-admin-secret", "admin-secret-for-tests").send().await.0,
+    )
+    .await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.text);
+    assert!(setup.standin.is_access_token_live(right.body["accessToken"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn the_sdk_start_url_with_options_creates_the_user_with_them() {
+    let setup = Setup::new(StandinKind::Google, &[("AUTH_USER_DEFAULT_ALLOWED_ROLES", "user,me,editor")]).await;
+    setup.app.rows("insert into auth.roles (role) values ('editor')", &[]).await;
+    setup.provider_user("6006", "options@example.com", true);
+    let mut browser = setup.browser();
+    // The query the nhost SDK builds for signIn({provider, options}).
+    let start = format!(
+        "/signin/provider/google?allowedRoles=user,editor&defaultRole=editor&displayName=Countess&locale=en&metadata={}&redirectTo={}",
+        urlencoding(r#"{"plan":"pro"}"#),
+        urlencoding(CLIENT_URL)
+    );
+    let landed = sign_in(&setup, &mut browser, &start).await;
+    let session = session_of(&setup.app, &landed).await;
+    let user = &session["user"];
+    assert_eq!(user["displayName"], "Countess");
+    assert_eq!(user["defaultRole"], "editor");
+    assert_eq!(user["metadata"], json!({"plan": "pro"}));
+    assert_eq!(user["avatarUrl"], "https://images.example/ada.png");
+    let mut roles: Vec<String> = serde_json::from_value(user["roles"].clone()).unwrap();
+    roles.sort();
+    assert_eq!(roles, vec!["editor", "user"]);
+}
+
+#[tokio::test]
+async fn a_verified_provider_address_joins_an_unverified_account_and_ends_its_password() {
+    let setup = Setup::new(StandinKind::Google, &[]).await;
+    let app = &setup.app;
+    // Somebody registered the victim's address first, with their own password.
+    let squatter = app.signed_up_session("victim@example.com").await;
+    app.rows("update auth.users set email_verified = false", &[]).await;
+    setup.provider_user("7007", "victim@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    let session = session_of(app, &landed).await;
+    assert_eq!(session["user"]["id"], squatter["user"]["id"], "joined to the account holding the address");
+    assert_eq!(session["user"]["emailVerified"], true);
+    let old = app.refresh(squatter["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "the squatter's session is gone");
+    let password = app.signin("victim@example.com", PASSWORD).await;
+    assert_eq!(password.status, StatusCode::UNAUTHORIZED, "the squatter's password is gone");
+}
+
+#[tokio::test]
+async fn an_unverified_provider_address_never_joins_an_existing_account() {
+    let setup = Setup::new(StandinKind::Github, &[]).await;
+    let app = &setup.app;
+    let owner = app.signed_up_session("owner@example.com").await;
+    setup.provider_user("8008", "owner@example.com", false);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/github").await;
+    assert!(landed.starts_with(CLIENT_URL), "{landed}");
+    assert_eq!(param(&landed, "error").as_deref(), Some("email-needs-linking"), "{landed}");
+    assert_eq!(param(&landed, "refreshToken"), None);
+    assert_eq!(app.count("select count(*) from auth.user_providers").await, 0);
+    assert_eq!(app.count("select count(*) from auth.users").await, 1);
+    assert_eq!(app.signin("owner@example.com", PASSWORD).await.status, StatusCode::OK, "nothing stored is lost");
+    let _ = owner;
+    assert_eq!(app.count("select count(*) from auth.audit_log where event = 'provider.failure'").await, 1);
+}
+
+#[tokio::test]
+async fn a_new_address_the_provider_does_not_vouch_for_is_stored_unverified() {
+    let setup = Setup::new(StandinKind::Github, &[]).await;
+    setup.provider_user("9009", "unverified@example.com", false);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/github").await;
+    let session = session_of(&setup.app, &landed).await;
+    assert_eq!(session["user"]["emailVerified"], false);
+}
+
+#[tokio::test]
+async fn a_provider_sign_in_is_refused_where_sign_up_is_disabled_and_for_disabled_users() {
+    let setup = Setup::new(StandinKind::Google, &[("AUTH_DISABLE_SIGNUP", "true")]).await;
+    setup.provider_user("1010", "nobody@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("signup-disabled"), "{landed}");
+    assert_eq!(setup.app.count("select count(*) from auth.users").await, 0);
+
+    let setup = Setup::new(StandinKind::Google, &[]).await;
+    setup.provider_user("1111", "disabled@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    session_of(&setup.app, &landed).await;
+    setup.app.rows("update auth.users set disabled = true", &[]).await;
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("disabled-user"), "{landed}");
+}
+
+#[tokio::test]
+async fn the_provider_refusing_consent_comes_back_as_an_error() {
+    let setup = Setup::new(StandinKind::Google, &[]).await;
+    setup.provider_user("1212", "deny@example.com", true);
+    setup.standin.deny_consent(true);
+    let mut browser = setup.browser();
+    let authorize = browser.start("/signin/provider/google").await;
+    let redirect = setup.standin.authorize_raw(&authorize).await.unwrap();
+    let landed = location(&browser.deliver(&redirect).await);
+    assert_eq!(param(&landed, "error").as_deref(), Some("oauth-provider-error"), "{landed}");
+    assert!(param(&landed, "errorDescription").unwrap().contains("access_denied"));
+}
