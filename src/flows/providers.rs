@@ -170,12 +170,10 @@ async fn begin(
     // Options are checked now, so a refused role fails before the user goes to the provider.
     request.options.resolve(&state.config.users, None)?;
     let now = state.clock.now();
-    let mut client = db::client(&state.pool).await?;
-    let transaction = db::begin(&mut client).await?;
     let link_user_id = match (&request.connect, &request.link_ticket) {
         (_, Some(ticket)) => {
             let connect_user = request.connect.as_ref().map(|token| connecting_user(state, token)).transpose()?;
-            let user_id = take_link_ticket(&transaction, ticket, &facts.id, now).await?;
+            let user_id = take_link_ticket(state, ticket, &facts.id, now).await?;
             if connect_user.is_some_and(|connecting| connecting != user_id) {
                 tracing::warn!(%user_id, "link ticket presented with another user's access token");
                 return Err(AuthError::InvalidTicket);
@@ -196,8 +194,20 @@ async fn begin(
     let mut options = request.options;
     options.redirect_to = None;
     let options = serde_json::to_value(&options).map_err(AuthError::internal)?;
+    let challenge = verifier.as_deref().map(providers::oauth::pkce_challenge);
+    let authorization = Authorization {
+        state: &state_value,
+        nonce: nonce.as_deref(),
+        pkce_challenge: challenge.as_deref(),
+        redirect_uri: &callback,
+    };
+    let location = providers::authorization_url(provider, &authorization).await.map_err(|error| {
+        tracing::warn!(provider = %facts.id, %error, "cannot build the provider's authorization URL");
+        AuthError::OAuthProviderError("The provider is not available".into())
+    })?;
+    let client = db::client(&state.pool).await?;
     db::oauth_states::insert_state(
-        &transaction,
+        &client,
         &db::oauth_states::NewState {
             state_hash: &hash,
             provider: &facts.id,
@@ -211,18 +221,6 @@ async fn begin(
         },
     )
     .await?;
-    let challenge = verifier.as_deref().map(providers::oauth::pkce_challenge);
-    let authorization = Authorization {
-        state: &state_value,
-        nonce: nonce.as_deref(),
-        pkce_challenge: challenge.as_deref(),
-        redirect_uri: &callback,
-    };
-    let location = providers::authorization_url(provider, &authorization).await.map_err(|error| {
-        tracing::warn!(provider = %facts.id, %error, "cannot build the provider's authorization URL");
-        AuthError::OAuthProviderError("The provider is not available".into())
-    })?;
-    db::commit(transaction).await?;
     Ok(Redirect {
         location: location.to_string(),
         cookie: Some(state_cookie(state, provider, &hash, &callback, STATE_LIFETIME_SECONDS)),
@@ -239,21 +237,26 @@ fn connecting_user(state: &AppState, token: &SecretString) -> Result<Uuid, AuthE
 }
 
 /// Uses a link ticket: once, before it expires, for the provider it was made for, from the browser it was
-/// made for (the same user agent).
+/// made for (the same user agent). Any use spends it, a refused one too: a ticket that reached somebody
+/// else is dead for everyone.
 async fn take_link_ticket(
-    client: &impl deadpool_postgres::GenericClient,
+    state: &AppState,
     ticket: &SecretString,
     provider_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Uuid, AuthError> {
     let ticket = OpaqueToken::parse(ticket.expose_secret()).ok_or(AuthError::InvalidTicket)?;
-    let code =
-        db::tickets::select_code_by_hash_for_update(client, &ticket.hash()).await?.ok_or(AuthError::InvalidTicket)?;
+    let mut client = db::client(&state.pool).await?;
+    let transaction = db::begin(&mut client).await?;
+    let code = db::tickets::select_code_by_hash_for_update(&transaction, &ticket.hash())
+        .await?
+        .ok_or(AuthError::InvalidTicket)?;
     let live = code.kind == LINK_TICKET_KIND && code.used_at.is_none() && code.expires_at > now;
     if !live {
         return Err(AuthError::InvalidTicket);
     }
-    db::tickets::mark_code_used(client, code.id, now).await?;
+    db::tickets::mark_code_used(&transaction, code.id, now).await?;
+    db::commit(transaction).await?;
     let made_for_provider = code.payload.get("provider").and_then(|p| p.as_str()) == Some(provider_id);
     let agent = user_agent_hash();
     let made_for_agent = code.payload.get("userAgent").and_then(|a| a.as_str()) == Some(agent.as_str());

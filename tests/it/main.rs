@@ -21,6 +21,7 @@ mod mail;
 mod migrations;
 mod pat;
 mod postgres_tls;
+mod provider_attacks;
 mod providers;
 mod sdk;
 mod session;
