@@ -1,5 +1,6 @@
 //! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
-//! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret` and `version`.
+//! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret`, `keys generate-encryption`,
+//! `keys rotate-encryption` and `version`.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: HasuraCommand,
     },
+    /// Encryption key commands.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -59,6 +65,19 @@ pub enum ConfigCommand {
     Check,
     /// Print every setting as a Markdown table (the README's).
     Docs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new encryption key entry (`<kid>:<base64>`) to put first in the encryption keys.
+    GenerateEncryption {
+        /// The new key's id.
+        #[arg(long, default_value = "key1")]
+        id: String,
+    },
+    /// Re-encrypt every stored provider token under the first encryption key; afterwards the other keys
+    /// can be removed.
+    RotateEncryption,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +166,19 @@ fn dev_secrets(data_dir: &Path) -> anyhow::Result<String> {
     Ok(key)
 }
 
+/// The dev encryption key (for provider tokens) persists beside the JWT key.
+fn dev_encryption_key(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("encryption-key");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && crate::domain::sealed::EncryptionKeys::parse(existing.trim()).is_ok()
+    {
+        return Ok(existing.trim().to_string());
+    }
+    let key = crate::domain::sealed::EncryptionKeys::generate("dev", &crate::random::Random::System);
+    write_private(&path, &key)?;
+    Ok(key)
+}
+
 /// Writes a secret to a file only its owner can read (mode 0600).
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
@@ -184,6 +216,7 @@ async fn dev_with(data_dir: &Path, cluster: &crate::pgcluster::PrivateCluster) -
     };
     default(CONNECTION_URL.name, cluster.url("postgres"));
     default(JWT_SECRET.name, serde_json::json!({"type": "HS256", "key": key}).to_string());
+    default(crate::domain::sealed::ENCRYPTION_KEYS.name, dev_encryption_key(data_dir)?);
     default(crate::domain::user::EMAIL_VERIFIED_REQUIRED.name, "false".into());
     default(crate::telemetry::LOG_FORMAT.name, "text".into());
     // A development server is for this machine only.
@@ -227,6 +260,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&vars)?;
             let keys = JwtKeys::from_config(&config.jwt).map_err(|e| anyhow::anyhow!(e))?;
             println!("{}", hasura_jwt_secret(&config, &keys));
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::GenerateEncryption { id } } => {
+            println!("{}", crate::domain::sealed::EncryptionKeys::generate(&id, &crate::random::Random::System));
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::RotateEncryption } => {
+            let config = load_config(&vars)?;
+            crate::telemetry::init(&config.log.filter, config.log.json);
+            let state = AppState::build(config, Clock::System)?;
+            let current = state
+                .config
+                .encryption
+                .as_ref()
+                .map(|keys| keys.current_id().to_string())
+                .ok_or_else(|| anyhow::anyhow!("{} is not set", crate::domain::sealed::ENCRYPTION_KEYS.name))?;
+            let rewritten = crate::flows::provider_tokens::reseal_all(&state)
+                .await
+                .map_err(|error| anyhow::anyhow!("re-encryption stopped: {error:?}"))?;
+            println!("re-encrypted the provider tokens of {rewritten} identities under key {current}");
             Ok(())
         }
         Command::Version => {

@@ -1,7 +1,7 @@
 //! The HTTP edge: the only module that imports poem. One API struct per tag of the reference API; handlers
 //! parse the request into domain values, call one flow and map the result. `routes` adds the OpenAPI
-//! document (`/openapi.json`), a human docs page (`/docs`) and the request context middleware, all under
-//! the configured route prefix.
+//! document (`/openapi.json`), a human docs page (`/docs`), CORS and the request context middleware, all
+//! under the configured route prefix.
 pub mod account;
 pub mod anonymous;
 pub mod authentication;
@@ -103,6 +103,9 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = poem::Response> {
     let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_page.clone()));
     let inner = Route::new().at("/openapi.json", spec).at("/docs", docs).nest("/", api);
     let route = if prefix.is_empty() { inner } else { Route::new().nest(prefix, inner) };
+    // Browser clients (the nhost SDK) call from their own origin with a bearer token, never with cookies:
+    // any origin may call, and no credentials are allowed cross-origin.
+    let route = route.with(poem::middleware::Cors::new().allow_credentials(false));
     let max_body_bytes = state.config.http.max_body_bytes;
     route.around(move |next, req| {
         let allowed = allowed.clone();

@@ -18,6 +18,7 @@ pub const UPDATE_IDENTITY_TOKENS: &str = include_str!("sql/user_providers/update
 pub const UPDATE_IDENTITY_PROFILE: &str = include_str!("sql/user_providers/update_identity_profile.sql");
 pub const MARK_NEEDS_REAUTHENTICATION: &str = include_str!("sql/user_providers/mark_needs_reauthentication.sql");
 pub const DELETE_IDENTITY: &str = include_str!("sql/user_providers/delete_identity.sql");
+pub const SELECT_IDENTITIES_TO_RESEAL: &str = include_str!("sql/user_providers/select_identities_to_reseal.sql");
 pub const COUNT_USER_IDENTITIES: &str = include_str!("sql/user_providers/count_user_identities.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
@@ -31,6 +32,7 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("user_providers/mark_needs_reauthentication", MARK_NEEDS_REAUTHENTICATION),
     ("user_providers/delete_identity", DELETE_IDENTITY),
     ("user_providers/count_user_identities", COUNT_USER_IDENTITIES),
+    ("user_providers/select_identities_to_reseal", SELECT_IDENTITIES_TO_RESEAL),
 ];
 
 /// A linked identity with its (sealed) tokens.
@@ -47,6 +49,7 @@ pub struct StoredIdentity {
     pub plain_refresh_token: Option<String>,
     pub access_token_sealed: Option<Vec<u8>>,
     pub refresh_token_sealed: Option<Vec<u8>>,
+    pub id_token_sealed: Option<Vec<u8>>,
     pub token_key_id: Option<String>,
     pub access_token_expires_at: Option<DateTime<Utc>>,
     pub needs_reauthentication: bool,
@@ -66,6 +69,7 @@ impl TryFrom<&Row> for StoredIdentity {
             plain_refresh_token: row.try_get("refresh_token")?,
             access_token_sealed: row.try_get("access_token_sealed")?,
             refresh_token_sealed: row.try_get("refresh_token_sealed")?,
+            id_token_sealed: row.try_get("id_token_sealed")?,
             token_key_id: row.try_get("token_key_id")?,
             access_token_expires_at: row.try_get("access_token_expires_at")?,
             needs_reauthentication: row.try_get("needs_reauthentication")?,
@@ -217,4 +221,15 @@ pub async fn delete_identity(client: &impl GenericClient, id: Uuid) -> Result<()
 pub async fn count_user_identities(client: &impl GenericClient, user_id: Uuid) -> Result<i64, AuthError> {
     let row = query_opt(client, COUNT_USER_IDENTITIES, &[&user_id]).await?;
     row.map_or(Ok(0), |row| row.try_get(0).map_err(internal))
+}
+
+/// Up to `limit` identities whose tokens are not sealed with `current_key_id` (or still in nhost's
+/// plaintext columns), locked; rows another transaction holds are skipped.
+pub async fn select_identities_to_reseal(
+    client: &impl GenericClient,
+    current_key_id: &str,
+    limit: i64,
+) -> Result<Vec<StoredIdentity>, AuthError> {
+    let rows = query(client, SELECT_IDENTITIES_TO_RESEAL, &[&current_key_id, &limit]).await?;
+    rows.iter().map(StoredIdentity::try_from).collect::<Result<_, _>>().map_err(internal)
 }

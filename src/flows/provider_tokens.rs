@@ -87,6 +87,20 @@ pub fn seal_token_set(
     }
 }
 
+/// A row's tokens sealed again under the current key, unchanged otherwise.
+fn reseal(keys: &EncryptionKeys, stored: &StoredIdentity, opened: &OpenedTokens, now: DateTime<Utc>) -> SealedSet {
+    let tokens = TokenSet {
+        access_token: opened.access.clone(),
+        refresh_token: None,
+        id_token: None,
+        expires_in: None,
+        scopes: None,
+    };
+    let mut sealed = seal_token_set(keys, stored.id, &tokens, Some(opened), now);
+    sealed.expires_at = stored.access_token_expires_at;
+    sealed
+}
+
 /// Opens a row's tokens (or reads nhost's plaintext ones).
 pub fn open_tokens(keys: &EncryptionKeys, stored: &StoredIdentity) -> Result<OpenedTokens, AuthError> {
     let Some(sealed_access) = &stored.access_token_sealed else {
@@ -109,8 +123,34 @@ pub fn open_tokens(keys: &EncryptionKeys, stored: &StoredIdentity) -> Result<Ope
     Ok(OpenedTokens {
         access: open(sealed_access, "access")?,
         refresh: stored.refresh_token_sealed.as_deref().map(|sealed| open(sealed, "refresh")).transpose()?,
-        id_token: None,
+        id_token: stored.id_token_sealed.as_deref().map(|sealed| open(sealed, "id")).transpose()?,
     })
+}
+
+/// How many identities one transaction of [`reseal_all`] rewrites.
+const RESEAL_BATCH: i64 = 200;
+
+/// Re-encrypts every stored provider token under the first encryption key (and seals what an adopted nhost
+/// database still holds in plaintext), batch by batch; returns how many identities were rewritten. Run
+/// after putting a new key first in the list: once it returns, the old keys can be removed.
+pub async fn reseal_all(state: &AppState) -> Result<u64, AuthError> {
+    let keys = keys(state)?;
+    let mut rewritten = 0;
+    loop {
+        let mut client = db::client(&state.pool).await?;
+        let transaction = db::begin(&mut client).await?;
+        let batch =
+            db::user_providers::select_identities_to_reseal(&transaction, keys.current_id(), RESEAL_BATCH).await?;
+        if batch.is_empty() {
+            return Ok(rewritten);
+        }
+        for stored in &batch {
+            let sealed = reseal(keys, stored, &open_tokens(keys, stored)?, state.clock.now());
+            db::user_providers::update_identity_tokens(&transaction, stored.id, &sealed.as_tokens()).await?;
+            rewritten += 1;
+        }
+        db::commit(transaction).await?;
+    }
 }
 
 /// The caller's linked providers.
@@ -187,15 +227,7 @@ pub async fn access_token(state: &AppState, user_id: Uuid, name: &str) -> Result
     if fresh {
         if stored.access_token_sealed.is_none() {
             // An nhost row: sealed now, so the plaintext leaves the database.
-            let tokens = TokenSet {
-                access_token: opened.access.clone(),
-                refresh_token: opened.refresh.clone(),
-                id_token: None,
-                expires_in: None,
-                scopes: None,
-            };
-            let mut sealed = seal_token_set(keys, stored.id, &tokens, None, now);
-            sealed.expires_at = stored.access_token_expires_at;
+            let sealed = reseal(keys, &stored, &opened, now);
             db::user_providers::update_identity_tokens(&transaction, stored.id, &sealed.as_tokens()).await?;
             db::commit(transaction).await?;
         }

@@ -194,3 +194,98 @@ pub fn identity(claims: &Claims, provider_user_id: String, email_verified: bool)
         profile: serde_json::to_value(claims).unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const PRIVATE: &str = include_str!("../../tests/fixtures/keys/rs256.key.pem");
+    const PUBLIC: &str = include_str!("../../tests/fixtures/keys/rs256.pub.pem");
+    const ISSUER: &str = "https://issuer.example";
+    const CLIENT: &str = "the-client";
+
+    /// The fixture key as a JWKS (through hauth's own JWKS publication) and its `kid`.
+    fn key_set() -> (CoreJsonWebKeySet, String) {
+        let secret = json!({"type": "RS256", "key": PUBLIC, "signing_key": PRIVATE}).to_string();
+        let vars: HashMap<String, String> = [
+            (crate::db::config::CONNECTION_URL.name.to_string(), "postgres://localhost/db".to_string()),
+            (crate::jwt::config::JWT_SECRET.name.to_string(), secret),
+        ]
+        .into();
+        let config = crate::config::Config::from_env(&vars).unwrap_or_else(|e| panic!("{e}"));
+        let keys = crate::jwt::JwtKeys::from_config(&config.jwt).unwrap_or_else(|e| panic!("{e}"));
+        let jwks: Value = serde_json::from_str(keys.jwks_json()).unwrap_or_default();
+        let kid = jwks["keys"][0]["kid"].as_str().unwrap_or_default().to_string();
+        (serde_json::from_value(jwks).unwrap_or_else(|e| panic!("{e}")), kid)
+    }
+
+    fn token(kid: &str, claims: Value) -> IdToken {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_string());
+        let key = EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let raw = jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"));
+        raw.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn claims(overrides: Value) -> Value {
+        let now = Utc::now().timestamp();
+        let mut claims = json!({
+            "iss": ISSUER, "aud": CLIENT, "sub": "user-1", "iat": now, "exp": now + 600, "nonce": "n-1",
+        });
+        for (key, value) in overrides.as_object().cloned().unwrap_or_default() {
+            if value.is_null() {
+                claims.as_object_mut().map(|map| map.remove(&key));
+            } else {
+                claims[key] = value;
+            }
+        }
+        claims
+    }
+
+    fn check(claims: Value, issuer: &IssuerCheck, nonce: Option<&str>) -> Result<Claims, ClaimsVerificationError> {
+        let (keys, kid) = key_set();
+        let expect = Expectations { client_id: CLIENT, client_secret: None, issuer, nonce, now: Utc::now() };
+        verify_with(&token(&kid, claims), keys, &expect)
+    }
+
+    #[test]
+    fn an_id_token_is_accepted_only_with_the_expected_issuer_audience_nonce_and_lifetime() {
+        let issuer = IssuerCheck::OneOf(vec![ISSUER.to_string()]);
+        assert!(check(claims(json!({})), &issuer, Some("n-1")).is_ok());
+        let refused = [
+            ("another audience", claims(json!({"aud": "another-client"})), Some("n-1")),
+            ("another issuer", claims(json!({"iss": "https://other.example"})), Some("n-1")),
+            ("another nonce", claims(json!({"nonce": "n-2"})), Some("n-1")),
+            ("no nonce", claims(json!({"nonce": null})), Some("n-1")),
+            ("expired", claims(json!({"exp": Utc::now().timestamp() - 600})), Some("n-1")),
+        ];
+        for (what, claims, nonce) in refused {
+            assert!(check(claims, &issuer, nonce).is_err(), "{what} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_tenant_issuer_is_filled_from_the_tokens_tenant() {
+        let template = IssuerCheck::Tenant(format!("{ISSUER}/{{tenantid}}/v2.0"));
+        let own = claims(json!({"iss": format!("{ISSUER}/t-1/v2.0"), "tid": "t-1"}));
+        assert!(check(own, &template, Some("n-1")).is_ok());
+        let mismatched = claims(json!({"iss": format!("{ISSUER}/t-2/v2.0"), "tid": "t-1"}));
+        assert!(check(mismatched, &template, Some("n-1")).is_err());
+        let no_tenant = claims(json!({"iss": format!("{ISSUER}//v2.0")}));
+        assert!(check(no_tenant, &template, Some("n-1")).is_err());
+    }
+
+    #[test]
+    fn a_token_signed_by_an_unknown_key_is_refused() {
+        let issuer = IssuerCheck::OneOf(vec![ISSUER.to_string()]);
+        let (keys, _) = key_set();
+        let expect =
+            Expectations { client_id: CLIENT, client_secret: None, issuer: &issuer, nonce: None, now: Utc::now() };
+        assert!(verify_with(&token("unknown-kid", claims(json!({}))), keys, &expect).is_err());
+    }
+}

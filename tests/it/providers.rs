@@ -337,3 +337,49 @@ async fn the_provider_refusing_consent_comes_back_as_an_error() {
     assert_eq!(param(&landed, "error").as_deref(), Some("oauth-provider-error"), "{landed}");
     assert!(param(&landed, "errorDescription").unwrap().contains("access_denied"));
 }
+
+#[tokio::test]
+async fn rotating_the_encryption_key_reseals_every_provider_token() {
+    let setup = Setup::new(StandinKind::Google, &[]).await;
+    setup.provider_user("1313", "rotate@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    let session = session_of(&setup.app, &landed).await;
+    let before = setup.app.get("/user/providers/google/token", Some(&access_token(&session))).await;
+    let token = before.body["accessToken"].as_str().unwrap().to_string();
+    let sealed_before: Vec<u8> =
+        setup.app.rows("select access_token_sealed from auth.user_providers", &[]).await[0].get(0);
+
+    // A new key goes first; the old one stays until every value is sealed again.
+    let mut env = crate::helpers::app::base_env(&setup.app.db.url);
+    env.extend(setup.env.iter().cloned());
+    env.insert(
+        "AUTH_ENCRYPTION_KEYS".into(),
+        format!(
+            "k3:{},{}",
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=", "k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+        ),
+    );
+    env.insert("AUTH_LOG_LEVEL".into(), "warn".into());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hauth"))
+        .args(["keys", "rotate-encryption"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 identities under key k3"));
+    let rows = setup.app.rows("select token_key_id, access_token_sealed from auth.user_providers", &[]).await;
+    assert_eq!(rows[0].get::<_, String>(0), "k3");
+    assert_ne!(rows[0].get::<_, Vec<u8>>(1), sealed_before);
+
+    // With only the new key, the token still opens.
+    env.insert("AUTH_ENCRYPTION_KEYS".into(), "k3:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=".into());
+    let config = hauth::config::Config::from_env(&env).unwrap();
+    let state = hauth::state::AppState::build(config, hauth::clock::Clock::System).unwrap();
+    let user_id = session["user"]["id"].as_str().unwrap().parse().unwrap();
+    let access = hauth::flows::provider_tokens::access_token(&state, user_id, "google").await.unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(access.access_token.expose_secret(), token);
+}

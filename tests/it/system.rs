@@ -136,3 +136,23 @@ async fn an_internal_fault_returns_only_a_request_id() {
     assert!(reply.body["message"].as_str().unwrap().contains(request_id));
     assert!(!reply.text.contains("users"), "no internals in {}", reply.text);
 }
+
+#[tokio::test]
+async fn browsers_on_any_origin_may_call_with_a_bearer_but_never_with_credentials() {
+    let app = TestApp::spawn().await;
+    let preflight = app
+        .client
+        .options("/token")
+        .header("origin", "http://app.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type, authorization")
+        .send()
+        .await
+        .0;
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let headers = preflight.headers();
+    assert_eq!(headers.get("access-control-allow-origin").unwrap(), "http://app.example");
+    assert!(headers.get("access-control-allow-credentials").is_none());
+    let reply = app.client.get("/healthz").header("origin", "http://app.example").send().await.0;
+    assert_eq!(reply.headers().get("access-control-allow-origin").unwrap(), "http://app.example");
+}

@@ -1,5 +1,5 @@
-//! The npm packages the black-box tests use (`tests/sdk/package-lock.json`: the nhost SDK, jose, maildev),
-//! installed once on first use.
+//! The npm packages the black-box tests use (`tests/sdk/package-lock.json`: the nhost SDK, jose, maildev,
+//! oidc-provider, playwright-core), installed once on first use.
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -10,7 +10,9 @@ pub fn sdk_dir() -> PathBuf {
 
 fn installed() -> bool {
     let modules = sdk_dir().join("node_modules");
-    ["@nhost/hasura-auth-js", "jose", ".bin/maildev"].iter().all(|package| modules.join(package).exists())
+    ["@nhost/hasura-auth-js", "jose", ".bin/maildev", "oidc-provider", "playwright-core"]
+        .iter()
+        .all(|package| modules.join(package).exists())
 }
 
 /// Installs the npm packages of `tests/sdk` when one is missing: `npm ci` on a fresh checkout, else

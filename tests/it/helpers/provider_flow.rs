@@ -47,6 +47,8 @@ pub struct Setup {
     pub standin: ProviderStandin,
     pub app: TestApp,
     pub name: &'static str,
+    /// The settings hauth got on top of the base ones.
+    pub env: Vec<(String, String)>,
 }
 
 pub fn client_for(kind: StandinKind) -> StandinClient {
@@ -99,7 +101,7 @@ impl Setup {
         }
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let app = TestApp::spawn_with(&pairs).await;
-        Setup { standin, app, name }
+        Setup { standin, app, name, env }
     }
 
     /// A user at the provider, signed in there.
