@@ -263,8 +263,14 @@ impl ProviderSigninApi {
     ///
     /// The same, for providers answering with `response_mode=form_post` (Apple).
     #[oai(path = "/signin/provider/:provider/callback", method = "post", operation_id = "signInProviderCallbackPost")]
-    async fn callback_post(&self, req: &Request, provider: Path<String>, form: Form<CallbackForm>) -> ProviderRedirect {
-        self.callback(&provider.0, req, form.0.into_fields()).await
+    async fn callback_post(
+        &self,
+        req: &Request,
+        provider: Path<String>,
+        form: Form<CallbackForm>,
+    ) -> Result<ProviderRedirect, ApiError> {
+        // The error type documents what a body that is not a form gets (415, before this runs).
+        Ok(self.callback(&provider.0, req, form.0.into_fields()).await)
     }
 
     /// Sign in with a provider (nself path)
@@ -297,8 +303,8 @@ impl ProviderSigninApi {
         req: &Request,
         provider: Path<String>,
         form: Form<CallbackForm>,
-    ) -> ProviderRedirect {
-        self.callback(&provider.0, req, form.0.into_fields()).await
+    ) -> Result<ProviderRedirect, ApiError> {
+        Ok(self.callback(&provider.0, req, form.0.into_fields()).await)
     }
 }
 

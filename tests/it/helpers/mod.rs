@@ -5,6 +5,7 @@ pub mod db;
 pub mod mailbox;
 pub mod maildev;
 pub mod npm;
+pub mod oidc_provider;
 pub mod provider_flow;
 pub mod provider_standin;
 pub mod server;
