@@ -251,11 +251,11 @@ impl ProviderSigninApi {
         &self,
         req: &Request,
         provider: Path<String>,
-        code: Query<Option<String>>,
-        state: Query<Option<String>>,
-        error: Query<Option<String>>,
+        #[oai(name = "code")] _code: Query<Option<String>>,
+        #[oai(name = "state")] _state: Query<Option<String>>,
+        #[oai(name = "error")] _error: Query<Option<String>>,
     ) -> ProviderRedirect {
-        let _ = (code, state, error);
+        // The parameters above document the query; every parameter is read from it, as sent.
         self.callback(&provider.0, req, query_fields(req)).await
     }
 
@@ -283,16 +283,10 @@ impl ProviderSigninApi {
     }
 
     /// Provider callback (nself path)
+    ///
+    /// The same as `GET /signin/provider/{provider}/callback`.
     #[oai(path = "/oauth/:provider/callback", method = "get", operation_id = "oauthCallbackGet")]
-    async fn oauth_callback_get(
-        &self,
-        req: &Request,
-        provider: Path<String>,
-        code: Query<Option<String>>,
-        state: Query<Option<String>>,
-        error: Query<Option<String>>,
-    ) -> ProviderRedirect {
-        let _ = (code, state, error);
+    async fn oauth_callback_get(&self, req: &Request, provider: Path<String>) -> ProviderRedirect {
         self.callback(&provider.0, req, query_fields(req)).await
     }
 

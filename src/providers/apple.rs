@@ -10,11 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::config::{AppleKey, ProviderSettings};
-use super::oauth::{ClientAuth, OAuthClient};
-use super::oidc::{Expectations, IssuerCheck, KeySet};
+use super::oauth::ClientAuth;
+use super::oidc::{IssuerCheck, KeySet};
 use super::{
-    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
-    TokenSet, url_or,
+    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, ResponseMode,
+    Revocation, TokenSet, url_or,
 };
 
 const APPLE: &str = "https://appleid.apple.com";
@@ -22,9 +22,7 @@ const APPLE: &str = "https://appleid.apple.com";
 const SECRET_LIFETIME_SECONDS: i64 = 300;
 
 pub struct Apple {
-    facts: Facts,
-    client: OAuthClient,
-    endpoints: Endpoints,
+    registration: Registration,
     key: AppleKey,
     signing_key: EncodingKey,
     keys: KeySet,
@@ -51,30 +49,17 @@ impl Apple {
             token: url_or(&overrides.token, &format!("{APPLE}/auth/token"))?,
             revocation: Revocation::Standard(url_or(&overrides.revocation, &format!("{APPLE}/auth/revoke"))?),
         };
+        let facts = Facts {
+            // Apple documents no PKCE; the nonce protects the code instead. Asking for any scope requires
+            // the answer as a form post.
+            pkce: false,
+            response_mode: ResponseMode::FormPost,
+            ..Facts::standard(settings, ClientAuth::Post, &["name", "email"])
+        };
         Ok(Apple {
-            facts: Facts {
-                id: settings.id.clone(),
-                aliases: settings.aliases.clone(),
-                kind: settings.kind,
-                client_auth: ClientAuth::Post,
-                scopes: settings.scopes.clone().unwrap_or_else(|| vec!["name".into(), "email".into()]),
-                // Apple documents no PKCE; the nonce protects the code instead.
-                pkce: false,
-                nonce: true,
-                response_mode: ResponseMode::FormPost,
-                authorize_params: Vec::new(),
-                issues_refresh_tokens: true,
-            },
-            client: OAuthClient {
-                client_id: settings.client_id.clone(),
-                authorize_url: endpoints.authorize.clone(),
-                token_url: endpoints.token.clone(),
-                auth: ClientAuth::Post,
-                http: http.clone(),
-            },
-            keys: KeySet::new(url_or(&overrides.jwks, &format!("{APPLE}/auth/keys"))?, http),
+            keys: KeySet::new(url_or(&overrides.jwks, &format!("{APPLE}/auth/keys"))?, http.clone()),
             issuer: IssuerCheck::OneOf(vec![overrides.issuer.clone().unwrap_or_else(|| APPLE.to_string())]),
-            endpoints,
+            registration: Registration::new(settings, facts, endpoints, http),
             key,
             signing_key,
         })
@@ -93,20 +78,16 @@ fn first_callback_name(callback: &CallbackFields) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-impl Provider for Apple {
-    fn facts(&self) -> &Facts {
-        &self.facts
-    }
-
-    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
-        Box::pin(async move { Ok((self.client.clone(), self.endpoints.clone())) })
+impl Adapter for Apple {
+    fn registration(&self) -> &Registration {
+        &self.registration
     }
 
     fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
         let now = Utc::now().timestamp();
         let claims = ClientSecretClaims {
             iss: &self.key.team_id,
-            sub: &self.client.client_id,
+            sub: &self.registration.client.client_id,
             aud: APPLE,
             iat: now,
             exp: now + SECRET_LIFETIME_SECONDS,
@@ -127,12 +108,10 @@ impl Provider for Apple {
     ) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
             let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Apple sent no ID token".into()))?;
-            let expect = Expectations {
-                client_id: &self.client.client_id,
+            // Apple signs its ID tokens with its own keys, never with the (signed) client secret.
+            let expect = super::oidc::Expectations {
                 client_secret: None,
-                issuer: &self.issuer,
-                nonce,
-                now,
+                ..self.registration.expectations(&self.issuer, nonce, now)
             };
             let claims = self.keys.verify(raw, &expect).await?;
             let relay = match claims.additional_claims().values.get("is_private_email") {

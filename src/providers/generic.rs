@@ -12,8 +12,7 @@ use super::config::ProviderSettings;
 use super::oauth::{ClientAuth, OAuthClient};
 use super::oidc::{Expectations, IssuerCheck, KeySet};
 use super::{
-    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
-    TokenSet,
+    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, Revocation, TokenSet,
 };
 
 /// What discovery told.
@@ -36,20 +35,7 @@ impl Oidc {
     pub fn new(settings: &ProviderSettings, http: reqwest::Client) -> Oidc {
         let issuer = settings.endpoints.issuer.clone().unwrap_or_default();
         Oidc {
-            facts: Facts {
-                id: settings.id.clone(),
-                aliases: settings.aliases.clone(),
-                kind: settings.kind,
-                client_auth: ClientAuth::Basic,
-                scopes: settings.scopes.clone().unwrap_or_else(|| {
-                    vec!["openid".into(), "email".into(), "profile".into(), "offline_access".into()]
-                }),
-                pkce: true,
-                nonce: true,
-                response_mode: ResponseMode::Query,
-                authorize_params: Vec::new(),
-                issues_refresh_tokens: true,
-            },
+            facts: Facts::standard(settings, ClientAuth::Basic, &["openid", "email", "profile", "offline_access"]),
             settings: settings.clone(),
             http,
             issuer: IssuerCheck::OneOf(vec![issuer]),

@@ -9,17 +9,14 @@ use serde::Deserialize;
 use url::Url;
 
 use super::config::ProviderSettings;
-use super::oauth::{ClientAuth, OAuthClient};
+use super::oauth::ClientAuth;
 use super::{
-    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
+    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
     TokenSet, url_or,
 };
 
 pub struct Github {
-    facts: Facts,
-    client: OAuthClient,
-    endpoints: Endpoints,
-    secret: Option<SecretString>,
+    registration: Registration,
     user_url: Url,
     emails_url: Url,
     revocation_url: Url,
@@ -54,39 +51,24 @@ impl Github {
             Some(url) => url.clone(),
             None => Url::parse(&format!("https://api.github.com/applications/{}/token", settings.client_id))?,
         };
+        let facts = Facts {
+            // GitHub is no OpenID provider. Its PKCE support (S256) dates from 2025; only GitHub Apps with
+            // expiring tokens issue refresh tokens (OAuth App tokens never expire).
+            nonce: false,
+            ..Facts::standard(settings, ClientAuth::Post, &["read:user", "user:email"])
+        };
         Ok(Github {
-            facts: Facts {
-                id: settings.id.clone(),
-                aliases: settings.aliases.clone(),
-                kind: settings.kind,
-                client_auth: ClientAuth::Post,
-                scopes: settings.scopes.clone().unwrap_or_else(|| vec!["read:user".into(), "user:email".into()]),
-                // Supported since 2025, S256 only.
-                pkce: true,
-                nonce: false,
-                response_mode: ResponseMode::Query,
-                authorize_params: Vec::new(),
-                // Only GitHub Apps with expiring tokens issue them; OAuth App tokens never expire.
-                issues_refresh_tokens: true,
-            },
-            client: OAuthClient {
-                client_id: settings.client_id.clone(),
-                authorize_url: endpoints.authorize.clone(),
-                token_url: endpoints.token.clone(),
-                auth: ClientAuth::Post,
-                http,
-            },
-            endpoints,
-            secret: settings.client_secret.clone(),
             user_url: url_or(&overrides.user_profile, "https://api.github.com/user")?,
             emails_url: url_or(&overrides.user_emails, "https://api.github.com/user/emails")?,
             revocation_url,
+            registration: Registration::new(settings, facts, endpoints, http),
         })
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, url: &Url, token: &SecretString) -> Result<T, ProviderError> {
         let failed = |e: reqwest::Error| ProviderError::Identity(format!("GitHub API {url}: {e}"));
-        self.client
+        self.registration
+            .client
             .http
             .get(url.clone())
             .bearer_auth(token.expose_secret())
@@ -101,17 +83,9 @@ impl Github {
     }
 }
 
-impl Provider for Github {
-    fn facts(&self) -> &Facts {
-        &self.facts
-    }
-
-    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
-        Box::pin(async move { Ok((self.client.clone(), self.endpoints.clone())) })
-    }
-
-    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
-        Ok(self.secret.clone())
+impl Adapter for Github {
+    fn registration(&self) -> &Registration {
+        &self.registration
     }
 
     fn identify<'a>(
@@ -151,11 +125,13 @@ impl Provider for Github {
 
     fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
         Box::pin(async move {
-            let response = self
+            let registration = &self.registration;
+            let secret = registration.secret.as_ref().map(|secret| secret.expose_secret());
+            let response = registration
                 .client
                 .http
                 .delete(self.revocation_url.clone())
-                .basic_auth(&self.client.client_id, self.secret.as_ref().map(|secret| secret.expose_secret()))
+                .basic_auth(&registration.client.client_id, secret)
                 .header(reqwest::header::ACCEPT, "application/vnd.github+json")
                 .json(&serde_json::json!({"access_token": token.expose_secret()}))
                 .send()

@@ -4,23 +4,19 @@
 //! guarantee `email` is verified: it counts only when `xms_edov` says so or it is the verified primary
 //! address. A refresh token comes with `offline_access`; each refresh returns a new one.
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 
 use super::config::ProviderSettings;
-use super::oauth::{ClientAuth, OAuthClient};
-use super::oidc::{Expectations, IssuerCheck, KeySet};
+use super::oauth::ClientAuth;
+use super::oidc::{IssuerCheck, KeySet};
 use super::{
-    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, ResponseMode, Revocation,
+    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
     TokenSet, url_or,
 };
 
 const LOGIN: &str = "https://login.microsoftonline.com";
 
 pub struct Microsoft {
-    facts: Facts,
-    client: OAuthClient,
-    endpoints: Endpoints,
-    secret: Option<SecretString>,
+    registration: Registration,
     keys: KeySet,
     issuer: IssuerCheck,
     /// A specific tenant (not `common`, `organizations` or `consumers`): tokens of others are refused.
@@ -39,48 +35,19 @@ impl Microsoft {
         let template = overrides.issuer.clone().unwrap_or_else(|| format!("{LOGIN}/{{tenantid}}/v2.0"));
         let pinned_tenant =
             (!matches!(tenant, "common" | "organizations" | "consumers")).then(|| tenant.to_ascii_lowercase());
+        let facts = Facts::standard(settings, ClientAuth::Post, &["openid", "profile", "email", "offline_access"]);
         Ok(Microsoft {
-            facts: Facts {
-                id: settings.id.clone(),
-                aliases: settings.aliases.clone(),
-                kind: settings.kind,
-                client_auth: ClientAuth::Post,
-                scopes: settings.scopes.clone().unwrap_or_else(|| {
-                    vec!["openid".into(), "profile".into(), "email".into(), "offline_access".into()]
-                }),
-                pkce: true,
-                nonce: true,
-                response_mode: ResponseMode::Query,
-                authorize_params: Vec::new(),
-                issues_refresh_tokens: true,
-            },
-            client: OAuthClient {
-                client_id: settings.client_id.clone(),
-                authorize_url: endpoints.authorize.clone(),
-                token_url: endpoints.token.clone(),
-                auth: ClientAuth::Post,
-                http: http.clone(),
-            },
-            keys: KeySet::new(url_or(&overrides.jwks, &format!("{LOGIN}/{tenant}/discovery/v2.0/keys"))?, http),
-            endpoints,
-            secret: settings.client_secret.clone(),
+            keys: KeySet::new(url_or(&overrides.jwks, &format!("{LOGIN}/{tenant}/discovery/v2.0/keys"))?, http.clone()),
+            registration: Registration::new(settings, facts, endpoints, http),
             issuer: IssuerCheck::Tenant(template),
             pinned_tenant,
         })
     }
 }
 
-impl Provider for Microsoft {
-    fn facts(&self) -> &Facts {
-        &self.facts
-    }
-
-    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
-        Box::pin(async move { Ok((self.client.clone(), self.endpoints.clone())) })
-    }
-
-    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
-        Ok(self.secret.clone())
+impl Adapter for Microsoft {
+    fn registration(&self) -> &Registration {
+        &self.registration
     }
 
     fn identify<'a>(
@@ -92,14 +59,7 @@ impl Provider for Microsoft {
     ) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
             let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Microsoft sent no ID token".into()))?;
-            let expect = Expectations {
-                client_id: &self.client.client_id,
-                client_secret: self.secret.as_ref(),
-                issuer: &self.issuer,
-                nonce,
-                now,
-            };
-            let claims = self.keys.verify(raw, &expect).await?;
+            let claims = self.keys.verify(raw, &self.registration.expectations(&self.issuer, nonce, now)).await?;
             let extra = &claims.additional_claims().values;
             let tenant = extra.get("tid").and_then(|tid| tid.as_str()).unwrap_or_default().to_ascii_lowercase();
             if self.pinned_tenant.as_ref().is_some_and(|pinned| *pinned != tenant) {

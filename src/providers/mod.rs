@@ -1,7 +1,8 @@
 //! Sign-in providers (OAuth 2.0 and OpenID Connect). [`Providers`] is the one entry point; behind it each
-//! provider is a small adapter over the [`Provider`] trait, described by a table of [`Facts`] (endpoints,
-//! client authentication, PKCE, nonce, response mode, scopes, revocation) plus what only it does: how it
-//! says who signed in. The OAuth machinery they share is in [`oauth`] (the `oauth2` crate), ID tokens and
+//! provider is a small adapter over the [`Provider`] trait, described by a table of [`Facts`] (client
+//! authentication, PKCE, nonce, response mode, scopes) and its [`Endpoints`], plus what only it does: how it
+//! says who signed in. Providers whose endpoints are known at start implement only [`Adapter`] on top of a
+//! [`Registration`]; the generic OpenID provider, discovered on first use, implements [`Provider`] itself. The OAuth machinery they share is in [`oauth`] (the `oauth2` crate), ID tokens and
 //! discovery in [`oidc`] (the `openidconnect` crate). Settings: [`config`].
 //!
 //! Provider calls have a timeout (the shared HTTP client's) and never follow redirects. A provider refusing
@@ -24,8 +25,10 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use url::Url;
 
+use config::ProviderSettings;
 pub use config::{ProviderKind, ProvidersConfig};
 use oauth::{ClientAuth, OAuthClient};
+use oidc::{Expectations, IssuerCheck};
 
 pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> + Send + 'a>>;
 
@@ -80,6 +83,29 @@ pub struct Facts {
     pub authorize_params: Vec<(String, String)>,
     /// Whether the provider issues refresh tokens at all (for the refresh queue).
     pub issues_refresh_tokens: bool,
+}
+
+impl Facts {
+    /// The common case, from the provider's settings: PKCE, a nonce, answers in the query, no further
+    /// parameters, refresh tokens; `default_scopes` unless the settings name others. Adapters change what
+    /// differs.
+    pub fn standard(settings: &ProviderSettings, client_auth: ClientAuth, default_scopes: &[&str]) -> Facts {
+        Facts {
+            id: settings.id.clone(),
+            aliases: settings.aliases.clone(),
+            kind: settings.kind,
+            client_auth,
+            scopes: settings
+                .scopes
+                .clone()
+                .unwrap_or_else(|| default_scopes.iter().map(|scope| scope.to_string()).collect()),
+            pkce: true,
+            nonce: true,
+            response_mode: ResponseMode::Query,
+            authorize_params: Vec::new(),
+            issues_refresh_tokens: true,
+        }
+    }
 }
 
 /// The endpoints of a provider, known at start or discovered on first use.
@@ -158,6 +184,103 @@ pub trait Provider: Send + Sync {
                 }
             }
         })
+    }
+}
+
+/// A provider whose endpoints are known at start, as registered with hauth: its facts, endpoints, client and
+/// secret.
+pub struct Registration {
+    pub facts: Facts,
+    pub endpoints: Endpoints,
+    pub client: OAuthClient,
+    pub secret: Option<SecretString>,
+}
+
+impl Registration {
+    pub fn new(settings: &ProviderSettings, facts: Facts, endpoints: Endpoints, http: reqwest::Client) -> Self {
+        let client = OAuthClient {
+            client_id: settings.client_id.clone(),
+            authorize_url: endpoints.authorize.clone(),
+            token_url: endpoints.token.clone(),
+            auth: facts.client_auth,
+            http,
+        };
+        Registration { facts, endpoints, client, secret: settings.client_secret.clone() }
+    }
+
+    /// What this provider's ID tokens must say.
+    pub fn expectations<'a>(
+        &'a self,
+        issuer: &'a IssuerCheck,
+        nonce: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Expectations<'a> {
+        Expectations { client_id: &self.client.client_id, client_secret: self.secret.as_ref(), issuer, nonce, now }
+    }
+}
+
+/// A provider on a [`Registration`]: it only says who signed in, and may sign its own client secret or
+/// revoke its own way.
+pub trait Adapter: Send + Sync {
+    fn registration(&self) -> &Registration;
+
+    /// Who signed in, from the token answer (the ID token) or the provider's API.
+    fn identify<'a>(
+        &'a self,
+        tokens: &'a TokenSet,
+        nonce: Option<&'a str>,
+        callback: &'a CallbackFields,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity>;
+
+    /// The client secret for the next token request.
+    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
+        Ok(self.registration().secret.clone())
+    }
+
+    /// Revokes a token when an identity is unlinked (RFC 7009 where the provider has that endpoint).
+    fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
+        Box::pin(async move {
+            let registration = self.registration();
+            match &registration.endpoints.revocation {
+                Revocation::None => Ok(()),
+                Revocation::Standard(url) => {
+                    let secret = self.client_secret()?;
+                    oauth::revoke(&registration.client, secret.as_ref(), url, token).await
+                }
+            }
+        })
+    }
+}
+
+impl<T: Adapter> Provider for T {
+    fn facts(&self) -> &Facts {
+        &self.registration().facts
+    }
+
+    fn client<'a>(&'a self) -> ProviderFuture<'a, (OAuthClient, Endpoints)> {
+        Box::pin(async move {
+            let registration = self.registration();
+            Ok((registration.client.clone(), registration.endpoints.clone()))
+        })
+    }
+
+    fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
+        Adapter::client_secret(self)
+    }
+
+    fn identify<'a>(
+        &'a self,
+        tokens: &'a TokenSet,
+        nonce: Option<&'a str>,
+        callback: &'a CallbackFields,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Adapter::identify(self, tokens, nonce, callback, now)
+    }
+
+    fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
+        Adapter::revoke(self, token)
     }
 }
 
