@@ -383,3 +383,37 @@ async fn rotating_the_encryption_key_reseals_every_provider_token() {
     use secrecy::ExposeSecret;
     assert_eq!(access.access_token.expose_secret(), token);
 }
+
+#[tokio::test]
+async fn the_hasura_action_hands_out_the_signed_in_users_provider_token() {
+    let setup = Setup::new(StandinKind::Google, &[("AUTH_ACTIONS_SECRET", "actions-secret-for-tests")]).await;
+    setup.provider_user("1414", "action@example.com", true);
+    let mut browser = setup.browser();
+    let landed = sign_in(&setup, &mut browser, "/signin/provider/google").await;
+    let session = session_of(&setup.app, &landed).await;
+    let call = |variables: serde_json::Value, provider: &str| {
+        let body = json!({
+            "action": {"name": "providerAccessToken"},
+            "input": {"provider": provider},
+            "session_variables": variables,
+            "request_query": "query { providerAccessToken(provider: \"google\") { accessToken } }",
+        });
+        setup
+            .app
+            .client
+            .post("/hasura/actions")
+            .header("X-Hauth-Actions-Secret", "actions-secret-for-tests")
+            .body_json(&body)
+            .send()
+    };
+    let user = json!({"x-hasura-role": "user", "x-hasura-user-id": session["user"]["id"]});
+    let answer = Reply::read(call(user.clone(), "google").await.0).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.body["provider"], "google");
+    assert!(setup.standin.is_access_token_live(answer.body["accessToken"].as_str().unwrap()));
+    assert!(answer.body["expiresAt"].is_string());
+    let unlinked = Reply::read(call(user, "github").await.0).await;
+    assert_eq!(unlinked.status, StatusCode::NOT_FOUND, "{}", unlinked.text);
+    let public = Reply::read(call(json!({"x-hasura-role": "public"}), "google").await.0).await;
+    assert_eq!(public.status, StatusCode::UNAUTHORIZED, "{}", public.text);
+}
