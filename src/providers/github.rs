@@ -127,7 +127,7 @@ impl Adapter for Github {
         Box::pin(async move {
             let registration = &self.registration;
             let secret = registration.secret.as_ref().map(|secret| secret.expose_secret());
-            let response = registration
+            let answer = registration
                 .client
                 .http
                 .delete(self.revocation_url.clone())
@@ -135,21 +135,8 @@ impl Adapter for Github {
                 .header(reqwest::header::ACCEPT, "application/vnd.github+json")
                 .json(&serde_json::json!({"access_token": token.expose_secret()}))
                 .send()
-                .await
-                .map_err(|e| ProviderError::Unavailable {
-                    detail: format!("GitHub revocation: {e}"),
-                    status: None,
-                    retry_after: None,
-                })?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(ProviderError::Unavailable {
-                    detail: "GitHub refused the revocation".into(),
-                    status: Some(response.status().as_u16()),
-                    retry_after: None,
-                })
-            }
+                .await;
+            super::oauth::revocation_answer(answer)
         })
     }
 }

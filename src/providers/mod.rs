@@ -81,13 +81,11 @@ pub struct Facts {
     pub response_mode: ResponseMode,
     /// Further authorization parameters (Google's `access_type=offline`).
     pub authorize_params: Vec<(String, String)>,
-    /// Whether the provider issues refresh tokens at all (for the refresh queue).
-    pub issues_refresh_tokens: bool,
 }
 
 impl Facts {
     /// The common case, from the provider's settings: PKCE, a nonce, answers in the query, no further
-    /// parameters, refresh tokens; `default_scopes` unless the settings name others. Adapters change what
+    /// parameters; `default_scopes` unless the settings name others. Adapters change what
     /// differs.
     pub fn standard(settings: &ProviderSettings, client_auth: ClientAuth, default_scopes: &[&str]) -> Facts {
         Facts {
@@ -103,7 +101,6 @@ impl Facts {
             nonce: true,
             response_mode: ResponseMode::Query,
             authorize_params: Vec::new(),
-            issues_refresh_tokens: true,
         }
     }
 }
@@ -313,10 +310,6 @@ impl Providers {
             .iter()
             .find(|provider| provider.facts().id == name || provider.facts().aliases.iter().any(|alias| alias == name))
             .cloned()
-    }
-
-    pub fn all(&self) -> &[Arc<dyn Provider>] {
-        &self.all
     }
 }
 

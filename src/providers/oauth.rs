@@ -263,7 +263,12 @@ pub async fn revoke(
             }
         }
     }
-    let response = request.form(&form).send().await.map_err(|e| ProviderError::Unavailable {
+    revocation_answer(request.form(&form).send().await)
+}
+
+/// A revocation endpoint's answer: any 2xx revoked the token; anything else is worth retrying later.
+pub fn revocation_answer(answer: reqwest::Result<reqwest::Response>) -> Result<(), ProviderError> {
+    let response = answer.map_err(|e| ProviderError::Unavailable {
         detail: format!("revocation endpoint unreachable: {e}"),
         status: None,
         retry_after: None,

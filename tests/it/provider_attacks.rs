@@ -3,10 +3,7 @@
 //! verifier) and a downgrade without PKCE; a wrong nonce; an ID token from another issuer; open redirects;
 //! link tickets reused or followed by somebody else; an identity already linked to another user.
 use chrono::TimeDelta;
-use poem::http::StatusCode;
-use serde_json::json;
 
-use crate::helpers::app::Reply;
 use crate::helpers::provider_flow::*;
 use crate::helpers::provider_standin::{ProviderRedirect, StandinKind};
 
@@ -216,22 +213,6 @@ async fn an_unknown_or_disabled_provider_goes_back_with_an_error() {
     assert_eq!(param(&to, "error").as_deref(), Some("disabled-endpoint"), "{to}");
 }
 
-async fn link_url(setup: &Setup, bearer: &str, user_agent: &str) -> String {
-    let reply = setup
-        .app
-        .client
-        .post(format!("/user/providers/{}/link", setup.name))
-        .header("authorization", format!("Bearer {bearer}"))
-        .header("user-agent", user_agent)
-        .body_json(&json!({}))
-        .send()
-        .await
-        .0;
-    let reply = Reply::read(reply).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    reply.body["url"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn a_link_ticket_works_once_and_only_in_the_browser_it_was_made_for() {
     let setup = Setup::new(StandinKind::Google, &[]).await;
@@ -242,7 +223,7 @@ async fn a_link_ticket_works_once_and_only_in_the_browser_it_was_made_for() {
 
     // Sent to somebody else (another browser), the ticket is refused and used up.
     let mut owner_browser = setup.browser();
-    let url = link_url(&setup, &owner_token, &owner_browser.user_agent).await;
+    let url = owner_browser.link_url(setup.name, &owner_token, None).await;
     let mut stranger = setup.browser();
     stranger.user_agent = "Mozilla/5.0 (another browser)".into();
     let landed = location(&stranger.get(&url).await);
@@ -252,12 +233,12 @@ async fn a_link_ticket_works_once_and_only_in_the_browser_it_was_made_for() {
 
     // Presented with another user's access token, it is refused.
     let other = app.signed_up_session("other@example.com").await;
-    let url = link_url(&setup, &owner_token, &owner_browser.user_agent).await;
+    let url = owner_browser.link_url(setup.name, &owner_token, None).await;
     let landed = location(&owner_browser.get(&format!("{url}&connect={}", access_token(&other))).await);
     assert_eq!(error_of(&landed), "invalid-ticket");
 
     // Followed by its owner, it links once; the same URL again is refused.
-    let url = link_url(&setup, &owner_token, &owner_browser.user_agent).await;
+    let url = owner_browser.link_url(setup.name, &owner_token, None).await;
     let landed = sign_in(&setup, &mut owner_browser, &url).await;
     assert_eq!(param(&landed, "error"), None, "{landed}");
     let reused = location(&owner_browser.get(&url).await);
@@ -299,7 +280,7 @@ async fn an_identity_linked_to_one_user_cannot_be_linked_to_another() {
     let first = session_of(app, &landed).await;
     let second = app.signed_up_session("second@example.com").await;
     let mut second_browser = setup.browser();
-    let url = link_url(&setup, &access_token(&second), &second_browser.user_agent).await;
+    let url = second_browser.link_url(setup.name, &access_token(&second), None).await;
     let landed = sign_in(&setup, &mut second_browser, &url).await;
     assert_eq!(error_of(&landed), "provider-already-linked");
     let owners: Vec<uuid::Uuid> =

@@ -216,23 +216,10 @@ async fn an_oidc_identity_links_to_a_password_account_by_both_paths_and_unlinks(
 
     for entry in [Entry::Nhost, Entry::Nself] {
         let mut browser = acme.browser();
-        let link = app
-            .client
-            .post(format!("/user/providers/{NAME}/link"))
-            .header("authorization", format!("Bearer {owner_token}"))
-            .header("user-agent", browser.user_agent.clone())
-            .body_json(&json!({"redirectTo": format!("{CLIENT_URL}/linked")}))
-            .send()
-            .await
-            .0;
-        let link = Reply::read(link).await;
-        assert_eq!(link.status, StatusCode::OK, "{}", link.text);
-        let url = link.body["url"].as_str().unwrap().to_string();
+        let linked_url = format!("{CLIENT_URL}/linked");
+        let url = browser.link_url(NAME, &owner_token, Some(&linked_url)).await;
         assert!(!url.contains(&owner_id) && !url.contains(&owner_token), "the link URL carries no user id or token");
-        let url = match entry {
-            Entry::Nhost => url,
-            Entry::Nself => url.replace(&format!("/signin/provider/{NAME}?"), &format!("/oauth/{NAME}?")),
-        };
+        let url = entry.link_start(&url, NAME);
         let landed = acme.sign_in(&mut browser, entry, &url).await;
         assert!(landed.starts_with(&format!("{CLIENT_URL}/linked")), "{landed}");
         assert_eq!(param(&landed, "error"), None, "{landed}");

@@ -60,23 +60,10 @@ async fn lifecycle(kind: StandinKind, entry: Entry) {
     let owner_id = owner["user"]["id"].as_str().unwrap().to_string();
     setup.provider_user("2002", &format!("grace.other.{name}@example.com"), true);
     let mut owner_browser = setup.browser();
-    let link = app
-        .client
-        .post(format!("/user/providers/{name}/link"))
-        .header("authorization", format!("Bearer {owner_token}"))
-        .header("user-agent", owner_browser.user_agent.clone())
-        .body_json(&json!({"redirectTo": format!("{CLIENT_URL}/linked")}))
-        .send()
-        .await
-        .0;
-    let link = Reply::read(link).await;
-    assert_eq!(link.status, StatusCode::OK, "{}", link.text);
-    let url = link.body["url"].as_str().unwrap().to_string();
+    let linked_url = format!("{CLIENT_URL}/linked");
+    let url = owner_browser.link_url(name, &owner_token, Some(&linked_url)).await;
     assert!(!url.contains(&owner_id) && !url.contains(&owner_token), "the link URL carries no user id or token");
-    let url = match entry {
-        Entry::Nhost => url,
-        Entry::Nself => url.replace(&format!("/signin/provider/{name}?"), &format!("/oauth/{name}?")),
-    };
+    let url = entry.link_start(&url, name);
     let landed = sign_in(&setup, &mut owner_browser, &url).await;
     assert!(landed.starts_with(&format!("{CLIENT_URL}/linked")), "{landed}");
     assert_eq!(param(&landed, "error"), None, "{landed}");

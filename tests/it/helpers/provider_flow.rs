@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use poem::http::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::app::{Reply, TestApp};
 use super::provider_standin::{
@@ -25,6 +25,14 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// A link URL (made for the nhost path) as it is followed through this path.
+    pub fn link_start(self, url: &str, provider: &str) -> String {
+        match self {
+            Entry::Nhost => url.to_string(),
+            Entry::Nself => url.replace(&format!("/signin/provider/{provider}?"), &format!("/oauth/{provider}?")),
+        }
+    }
+
     pub fn start_path(self, provider: &str) -> String {
         match self {
             Entry::Nhost => format!("/signin/provider/{provider}"),
@@ -158,6 +166,27 @@ impl Browser<'_> {
 
     fn cookie_header(&self) -> String {
         self.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// The link URL hauth gives the signed-in user `bearer` for `provider`, asked from this browser.
+    pub async fn link_url(&self, provider: &str, bearer: &str, redirect_to: Option<&str>) -> String {
+        let body = match redirect_to {
+            Some(redirect_to) => json!({"redirectTo": redirect_to}),
+            None => json!({}),
+        };
+        let reply = self
+            .app
+            .client
+            .post(format!("/user/providers/{provider}/link"))
+            .header("authorization", format!("Bearer {bearer}"))
+            .header("user-agent", self.user_agent.clone())
+            .body_json(&body)
+            .send()
+            .await
+            .0;
+        let reply = Reply::read(reply).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["url"].as_str().unwrap().to_string()
     }
 
     /// A top-level navigation to a path (and query) on hauth.
