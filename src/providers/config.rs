@@ -46,6 +46,11 @@ pub const PRIVATE_KEY: Setting = Setting::new(
     "Apple: the private key (PEM) hauth signs its client secret with",
 )
 .secret();
+pub const BASE_URL: Setting = Setting::new(
+    "AUTH_PROVIDER_<P>_BASE_URL",
+    None,
+    "GitLab and GitHub: the base URL of a self-managed instance (every endpoint derives from it)",
+);
 pub const TENANT: Setting =
     Setting::new("AUTH_PROVIDER_<P>_TENANT", Some("common"), "Microsoft: the tenant (`common`, `organizations`, …)");
 
@@ -65,6 +70,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TEAM_ID,
     &KEY_ID,
     &PRIVATE_KEY,
+    &BASE_URL,
     &TENANT,
 ];
 
@@ -75,6 +81,15 @@ pub enum ProviderKind {
     Github,
     Apple,
     Microsoft,
+    Facebook,
+    Twitter,
+    Linkedin,
+    Slack,
+    Discord,
+    Twitch,
+    Gitlab,
+    Bitbucket,
+    Spotify,
     Oidc,
 }
 
@@ -84,6 +99,15 @@ pub const BUILT_IN: &[(&str, &[&str], ProviderKind)] = &[
     ("github", &[], ProviderKind::Github),
     ("apple", &[], ProviderKind::Apple),
     ("microsoft", &["azuread", "entraid"], ProviderKind::Microsoft),
+    ("facebook", &[], ProviderKind::Facebook),
+    ("twitter", &["x"], ProviderKind::Twitter),
+    ("linkedin", &[], ProviderKind::Linkedin),
+    ("slack", &[], ProviderKind::Slack),
+    ("discord", &[], ProviderKind::Discord),
+    ("twitch", &[], ProviderKind::Twitch),
+    ("gitlab", &[], ProviderKind::Gitlab),
+    ("bitbucket", &[], ProviderKind::Bitbucket),
+    ("spotify", &[], ProviderKind::Spotify),
 ];
 
 /// Endpoints set by hand instead of the provider's own (or its discovery's).
@@ -97,6 +121,8 @@ pub struct Endpoints {
     /// The issuer, as written (Microsoft's may hold `{tenantid}`).
     pub issuer: Option<String>,
     pub revocation: Option<Url>,
+    /// A self-managed instance (GitLab, GitHub Enterprise Server).
+    pub base: Option<Url>,
 }
 
 /// Apple's client secret is an ES256 JWT hauth signs itself.
@@ -191,6 +217,10 @@ fn load_one(env: &mut Env, id: &str, aliases: &[&str], kind: ProviderKind) -> Op
         jwks: env.url(&setting(&JWKS_URL)),
         issuer: env.text(&setting(&ISSUER)),
         revocation: env.url(&setting(&REVOCATION_URL)),
+        base: match kind {
+            ProviderKind::Gitlab | ProviderKind::Github => env.url(&setting(&BASE_URL)),
+            _ => None,
+        },
     };
     if kind == ProviderKind::Oidc && endpoints.issuer.is_none() {
         env.problem(&setting(&ISSUER), "required: a generic OpenID provider is discovered from its issuer");

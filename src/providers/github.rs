@@ -1,4 +1,4 @@
-//! GitHub (plain OAuth 2.0, github.com or a GitHub Enterprise Server by its URLs). Who signed in comes from
+//! GitHub (plain OAuth 2.0, github.com or a GitHub Enterprise Server by its base URL). Who signed in comes from
 //! the REST API: `/user` for the id (a number, kept as text), login, name and avatar, and `/user/emails` for
 //! the address: only the primary one GitHub marks verified counts as verified. GitHub answers token errors
 //! with HTTP 200 (read as refusals by `oauth`), and its API refuses requests without a `User-Agent`.
@@ -41,16 +41,22 @@ struct GithubEmail {
 impl Github {
     pub fn new(settings: &ProviderSettings, http: reqwest::Client) -> anyhow::Result<Github> {
         let overrides = &settings.endpoints;
+        // A GitHub Enterprise Server serves the web flow under its base URL and the API under `/api/v3`.
+        let (web, api) = match &overrides.base {
+            Some(base) => {
+                let base = base.as_str().trim_end_matches('/');
+                (base.to_string(), format!("{base}/api/v3"))
+            }
+            None => ("https://github.com".to_string(), "https://api.github.com".to_string()),
+        };
         let endpoints = Endpoints {
-            authorize: url_or(&overrides.authorization, "https://github.com/login/oauth/authorize")?,
-            token: url_or(&overrides.token, "https://github.com/login/oauth/access_token")?,
+            authorize: url_or(&overrides.authorization, &format!("{web}/login/oauth/authorize"))?,
+            token: url_or(&overrides.token, &format!("{web}/login/oauth/access_token"))?,
             // GitHub's revocation is not RFC 7009; `revoke` below does it.
             revocation: Revocation::None,
         };
-        let revocation_url = match &overrides.revocation {
-            Some(url) => url.clone(),
-            None => Url::parse(&format!("https://api.github.com/applications/{}/token", settings.client_id))?,
-        };
+        let revocation_url =
+            url_or(&overrides.revocation, &format!("{api}/applications/{}/token", settings.client_id))?;
         let facts = Facts {
             // GitHub is no OpenID provider. Its PKCE support (S256) dates from 2025; only GitHub Apps with
             // expiring tokens issue refresh tokens (OAuth App tokens never expire).
@@ -58,28 +64,22 @@ impl Github {
             ..Facts::standard(settings, ClientAuth::Post, &["read:user", "user:email"])
         };
         Ok(Github {
-            user_url: url_or(&overrides.user_profile, "https://api.github.com/user")?,
-            emails_url: url_or(&overrides.user_emails, "https://api.github.com/user/emails")?,
+            user_url: url_or(&overrides.user_profile, &format!("{api}/user"))?,
+            emails_url: url_or(&overrides.user_emails, &format!("{api}/user/emails"))?,
             revocation_url,
             registration: Registration::new(settings, facts, endpoints, http),
         })
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, url: &Url, token: &SecretString) -> Result<T, ProviderError> {
-        let failed = |e: reqwest::Error| ProviderError::Identity(format!("GitHub API {url}: {e}"));
-        self.registration
+        let request = self
+            .registration
             .client
             .http
             .get(url.clone())
             .bearer_auth(token.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(failed)?
-            .json()
-            .await
-            .map_err(failed)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json");
+        super::api_json(request, &format!("GitHub API {url}")).await
     }
 }
 

@@ -58,8 +58,8 @@ impl Adapter for Microsoft {
         now: DateTime<Utc>,
     ) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Microsoft sent no ID token".into()))?;
-            let claims = self.keys.verify(raw, &self.registration.expectations(&self.issuer, nonce, now)).await?;
+            let claims =
+                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, nonce, now).await?;
             let extra = &claims.additional_claims().values;
             let tenant = extra.get("tid").and_then(|tid| tid.as_str()).unwrap_or_default().to_ascii_lowercase();
             if self.pinned_tenant.as_ref().is_some_and(|pinned| *pinned != tenant) {

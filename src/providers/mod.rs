@@ -9,13 +9,22 @@
 //! (`invalid_grant`, a bad code) is [`ProviderError::Refused`]; an outage (network, 5xx, 429) is
 //! [`ProviderError::Unavailable`], which a refresh may retry.
 mod apple;
+mod bitbucket;
 pub mod config;
+mod discord;
+mod facebook;
 mod generic;
 mod github;
+mod gitlab;
 mod google;
+mod linkedin;
 mod microsoft;
 pub mod oauth;
 pub mod oidc;
+mod slack;
+mod spotify;
+mod twitch;
+mod twitter;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -297,6 +306,15 @@ impl Providers {
                 ProviderKind::Github => Arc::new(github::Github::new(settings, http.clone())?),
                 ProviderKind::Apple => Arc::new(apple::Apple::new(settings, http.clone())?),
                 ProviderKind::Microsoft => Arc::new(microsoft::Microsoft::new(settings, http.clone())?),
+                ProviderKind::Facebook => Arc::new(facebook::Facebook::new(settings, http.clone())?),
+                ProviderKind::Twitter => Arc::new(twitter::Twitter::new(settings, http.clone())?),
+                ProviderKind::Linkedin => Arc::new(linkedin::Linkedin::new(settings, http.clone())?),
+                ProviderKind::Slack => Arc::new(slack::Slack::new(settings, http.clone())?),
+                ProviderKind::Discord => Arc::new(discord::Discord::new(settings, http.clone())?),
+                ProviderKind::Twitch => Arc::new(twitch::Twitch::new(settings, http.clone())?),
+                ProviderKind::Gitlab => Arc::new(gitlab::Gitlab::new(settings, http.clone())?),
+                ProviderKind::Bitbucket => Arc::new(bitbucket::Bitbucket::new(settings, http.clone())?),
+                ProviderKind::Spotify => Arc::new(spotify::Spotify::new(settings, http.clone())?),
                 ProviderKind::Oidc => Arc::new(generic::Oidc::new(settings, http.clone())),
             };
             all.push(provider);
@@ -345,6 +363,37 @@ pub async fn refresh(provider: &dyn Provider, refresh_token: &SecretString) -> R
     let (client, _) = provider.client().await?;
     let secret = provider.client_secret()?;
     client.refresh(secret.as_ref(), refresh_token).await
+}
+
+/// A provider API's JSON answer (a profile, a list of addresses). A refusal or an unreadable answer means
+/// who signed in cannot be established.
+async fn api_json<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<T, ProviderError> {
+    let failed = |e: reqwest::Error| ProviderError::Identity(format!("{what}: {e}"));
+    request.send().await.and_then(reqwest::Response::error_for_status).map_err(failed)?.json().await.map_err(failed)
+}
+
+/// The verified claims of the ID token in a token answer.
+async fn id_token_claims(
+    keys: &oidc::KeySet,
+    registration: &Registration,
+    issuer: &IssuerCheck,
+    tokens: &TokenSet,
+    nonce: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<oidc::Claims, ProviderError> {
+    let raw = tokens
+        .id_token
+        .as_deref()
+        .ok_or_else(|| ProviderError::Identity(format!("{} sent no ID token", registration.facts.id)))?;
+    keys.verify(raw, &registration.expectations(issuer, nonce, now)).await
+}
+
+/// A string claim beyond the standard ones.
+fn extra_claim<'a>(claims: &'a oidc::Claims, name: &str) -> Option<&'a str> {
+    claims.additional_claims().values.get(name).and_then(|value| value.as_str()).filter(|value| !value.is_empty())
 }
 
 /// A setting's URL, or the provider's own.

@@ -12,9 +12,9 @@ use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    HttpRequest, HttpResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -31,16 +31,75 @@ pub enum ClientAuth {
     Post,
 }
 
-/// What the token endpoint answers beyond RFC 6749: the OpenID Connect ID token.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct TokenExtras {
+/// A token endpoint's answer, read the way providers really send it: RFC 6749's fields plus the OpenID
+/// Connect ID token, with `scope` as a space- or comma-joined string (LinkedIn joins with commas) or a JSON
+/// array (Twitch), and `token_type` in any case or missing (read as `bearer`).
+#[derive(Debug, Deserialize, Serialize)]
+pub struct TokenAnswer {
+    access_token: AccessToken,
+    #[serde(default = "bearer", deserialize_with = "token_type")]
+    token_type: BasicTokenType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+    expires_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<RefreshToken>,
+    #[serde(default, deserialize_with = "scopes", skip_serializing_if = "Option::is_none")]
+    scope: Option<Vec<Scope>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
-impl ExtraTokenFields for TokenExtras {}
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
 
-type TokenAnswer = StandardTokenResponse<TokenExtras, BasicTokenType>;
+fn token_type<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BasicTokenType, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Ok(match raw.to_ascii_lowercase().as_str() {
+        "bearer" => BasicTokenType::Bearer,
+        "mac" => BasicTokenType::Mac,
+        _ => BasicTokenType::Extension(raw),
+    })
+}
+
+fn scopes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<Scope>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scopes {
+        Joined(String),
+        Listed(Vec<String>),
+    }
+    let listed = match Option::<Scopes>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Scopes::Joined(joined)) => joined.split([' ', ',']).map(str::to_string).collect(),
+        Some(Scopes::Listed(listed)) => listed,
+    };
+    Ok(Some(listed.into_iter().filter(|scope| !scope.is_empty()).map(Scope::new).collect()))
+}
+
+impl TokenResponse for TokenAnswer {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+
+    fn expires_in(&self) -> Option<std::time::Duration> {
+        self.expires_in.map(std::time::Duration::from_secs)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scope.as_ref()
+    }
+}
 
 type Client = oauth2::Client<
     BasicErrorResponse,
@@ -199,7 +258,7 @@ fn token_set<E: std::error::Error>(
         Ok(answer) => Ok(TokenSet {
             access_token: SecretString::from(answer.access_token().secret().to_string()),
             refresh_token: answer.refresh_token().map(|token| SecretString::from(token.secret().to_string())),
-            id_token: answer.extra_fields().id_token.clone(),
+            id_token: answer.id_token.clone(),
             expires_in: answer.expires_in().map(|lifetime| i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
             scopes: answer.scopes().map(|scopes| scopes.iter().map(|scope| scope.to_string()).collect()),
         }),
@@ -212,15 +271,20 @@ fn token_set<E: std::error::Error>(
             })
         }
         Err(RequestTokenError::Parse(_, body)) => {
-            // GitHub and Slack answer errors with HTTP 200 and an `error` field.
-            let refusal = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|body| {
-                let code = body.get("error")?.as_str()?.to_string();
-                let description =
-                    body.get("error_description").and_then(|d| d.as_str()).unwrap_or_default().to_string();
-                Some(ProviderError::Refused { code, description })
-            });
-            match refusal {
-                Some(refusal) if seen.status.is_none_or(|status| status < 500 && status != 429) => Err(refusal),
+            // GitHub and Slack answer errors with HTTP 200 and an `error` field (Slack with `ok: false`);
+            // Twitch answers 4xx with `{status, message}`.
+            let body = serde_json::from_slice::<serde_json::Value>(&body).ok();
+            let field = |name: &str| body.as_ref().and_then(|body| body.get(name)?.as_str().map(str::to_string));
+            let refused_status = seen.status.is_none_or(|status| status < 500 && status != 429);
+            let client_error = seen.status.is_some_and(|status| (400..500).contains(&status) && status != 429);
+            match (field("error"), field("message")) {
+                (Some(code), _) if refused_status => Err(ProviderError::Refused {
+                    code,
+                    description: field("error_description").or(field("message")).unwrap_or_default(),
+                }),
+                (None, Some(message)) if client_error => {
+                    Err(ProviderError::Refused { code: "invalid_request".into(), description: message })
+                }
                 _ => Err(unavailable(seen, "unreadable answer from the token endpoint")),
             }
         }
@@ -281,5 +345,39 @@ pub fn revocation_answer(answer: reqwest::Result<reqwest::Response>) -> Result<(
             status: Some(response.status().as_u16()),
             retry_after: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(body: &str) -> TokenAnswer {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{body}: {e}"))
+    }
+
+    fn scope_names(answer: &TokenAnswer) -> Vec<String> {
+        answer.scopes().map(|scopes| scopes.iter().map(|scope| scope.to_string()).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn scopes_are_read_however_providers_join_them() {
+        let spaced = read(r#"{"access_token":"a","token_type":"Bearer","scope":"openid email"}"#);
+        assert_eq!(scope_names(&spaced), ["openid", "email"]);
+        let linkedin = read(r#"{"access_token":"a","token_type":"Bearer","scope":"email,openid,profile"}"#);
+        assert_eq!(scope_names(&linkedin), ["email", "openid", "profile"]);
+        let twitch = read(r#"{"access_token":"a","token_type":"bearer","scope":["openid","user:read:email"]}"#);
+        assert_eq!(scope_names(&twitch), ["openid", "user:read:email"]);
+        let none = read(r#"{"access_token":"a","token_type":"bearer","scope":null}"#);
+        assert!(none.scopes().is_none());
+    }
+
+    #[test]
+    fn token_type_is_case_insensitive_and_defaults_to_bearer() {
+        assert_eq!(*read(r#"{"access_token":"a","token_type":"BEARER"}"#).token_type(), BasicTokenType::Bearer);
+        assert_eq!(*read(r#"{"access_token":"a"}"#).token_type(), BasicTokenType::Bearer);
+        let slack = read(r#"{"ok":true,"access_token":"xoxp-1","token_type":"Bearer","id_token":"x.y.z"}"#);
+        assert_eq!(slack.id_token.as_deref(), Some("x.y.z"));
+        assert!(serde_json::from_str::<TokenAnswer>(r#"{"ok":false,"error":"invalid_code"}"#).is_err());
     }
 }
