@@ -42,12 +42,7 @@ impl Entry {
 }
 
 pub fn name_of(kind: StandinKind) -> &'static str {
-    match kind {
-        StandinKind::Google => "google",
-        StandinKind::Github => "github",
-        StandinKind::Apple => "apple",
-        StandinKind::Microsoft => "microsoft",
-    }
+    kind.id()
 }
 
 /// A provider stand-in and hauth configured for it.
@@ -64,10 +59,9 @@ pub fn client_for(kind: StandinKind) -> StandinClient {
     StandinClient {
         client_id: format!("{name}-client-id"),
         client_secret: format!("{name}-client-secret"),
-        // Microsoft's registrations from nhost deployments name it `azuread` or `entraid`.
-        redirect_uris: [name, "azuread", "entraid"]
-            .iter()
-            .filter(|alias| **alias == name || kind == StandinKind::Microsoft)
+        // Microsoft's registrations from nhost deployments name it `azuread` or `entraid`; X is also `x`.
+        redirect_uris: std::iter::once(name)
+            .chain(kind.aliases().iter().copied())
             .flat_map(|alias| {
                 [format!("{SERVER}/signin/provider/{alias}/callback"), format!("{SERVER}/oauth/{alias}/callback")]
             })
@@ -122,6 +116,7 @@ impl Setup {
             picture: Some("https://images.example/ada.png".into()),
             tenant_id: Some(MICROSOFT_DEFAULT_TENANT_ID.to_string()),
             xms_edov: Some(verified),
+            ..StandinUser::default()
         });
         self.standin.sign_in_as(id);
     }

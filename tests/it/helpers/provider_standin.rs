@@ -1,4 +1,5 @@
-//! A stand-in for one OAuth / OpenID Connect provider (Google, GitHub, Apple or Microsoft Entra ID) on a
+//! A stand-in for one OAuth / OpenID Connect provider (Google, GitHub, Apple, Microsoft Entra ID, or one of the
+//! nine of the [`catalog`]: Facebook, X, LinkedIn, Slack, Discord, Twitch, GitLab, Bitbucket, Spotify) on a
 //! local port, speaking its real wire format and as strict as the real one: it refuses the wrong client
 //! authentication method, missing, unwanted or mismatched PKCE, a `redirect_uri` that is not exactly
 //! registered or that differs between authorize and token, reused, expired or unknown authorization codes,
@@ -8,6 +9,8 @@
 //! [`ProviderStandin::authorize`] and steer token refreshes with its counters and knobs (`token_calls`,
 //! `fail_next_token_requests`, `set_latency`, `revoke_refresh_token`, `github_app_mode`…).
 //! The id_tokens are RS256, signed with the test suite's `tests/fixtures/keys/rs256*.key.pem`.
+//! The catalog's providers go through the same authorize and token endpoints, which read their rules from
+//! one table of facts.
 #![allow(dead_code, reason = "each test uses only some of the stand-in's knobs")]
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +27,9 @@ use poem::{Request, Response, Server};
 use rand::Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+mod catalog;
+use catalog::{Facts, Refusal};
 
 /// The `aud` Apple requires in a client-secret JWT.
 pub const APPLE_AUDIENCE: &str = "https://appleid.apple.com";
@@ -61,15 +67,79 @@ pub enum StandinKind {
     Github,
     Apple,
     Microsoft,
+    Facebook,
+    /// X, configured in hauth as `twitter` (also reached as `x`).
+    Twitter,
+    Linkedin,
+    Slack,
+    Discord,
+    Twitch,
+    Gitlab,
+    Bitbucket,
+    Spotify,
 }
 
 impl StandinKind {
+    /// Every provider a stand-in can play.
+    pub const ALL: [StandinKind; 13] = [
+        StandinKind::Google,
+        StandinKind::Github,
+        StandinKind::Apple,
+        StandinKind::Microsoft,
+        StandinKind::Facebook,
+        StandinKind::Twitter,
+        StandinKind::Linkedin,
+        StandinKind::Slack,
+        StandinKind::Discord,
+        StandinKind::Twitch,
+        StandinKind::Gitlab,
+        StandinKind::Bitbucket,
+        StandinKind::Spotify,
+    ];
+
+    /// The provider's id in hauth (`auth.user_providers.provider_id`, the URL segment).
+    pub fn id(self) -> &'static str {
+        match self {
+            StandinKind::Google => "google",
+            StandinKind::Github => "github",
+            StandinKind::Apple => "apple",
+            StandinKind::Microsoft => "microsoft",
+            StandinKind::Facebook => "facebook",
+            StandinKind::Twitter => "twitter",
+            StandinKind::Linkedin => "linkedin",
+            StandinKind::Slack => "slack",
+            StandinKind::Discord => "discord",
+            StandinKind::Twitch => "twitch",
+            StandinKind::Gitlab => "gitlab",
+            StandinKind::Bitbucket => "bitbucket",
+            StandinKind::Spotify => "spotify",
+        }
+    }
+
+    /// The other names hauth reaches (and a provider registers callbacks for) this provider under.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            StandinKind::Microsoft => &["azuread", "entraid"],
+            StandinKind::Twitter => &["x"],
+            _ => &[],
+        }
+    }
+
+    /// The facts of a provider of the [`catalog`]; `None` for Google, GitHub, Apple and Microsoft.
+    fn catalog(self) -> Option<&'static Facts> {
+        match self {
+            StandinKind::Google | StandinKind::Github | StandinKind::Apple | StandinKind::Microsoft => None,
+            other => Some(catalog::facts_of(other.id())),
+        }
+    }
+
     fn env_prefix(self) -> &'static str {
         match self {
             StandinKind::Google => "AUTH_PROVIDER_GOOGLE_",
             StandinKind::Github => "AUTH_PROVIDER_GITHUB_",
             StandinKind::Apple => "AUTH_PROVIDER_APPLE_",
             StandinKind::Microsoft => "AUTH_PROVIDER_MICROSOFT_",
+            other => other.facts().env_prefix,
         }
     }
 
@@ -79,7 +149,13 @@ impl StandinKind {
             StandinKind::Github => "GitHub",
             StandinKind::Apple => "Apple",
             StandinKind::Microsoft => "Microsoft",
+            other => other.facts().display_name,
         }
+    }
+
+    /// The catalog facts of a provider the shared code has no arm of its own for.
+    fn facts(self) -> &'static Facts {
+        self.catalog().expect("Google, GitHub, Apple and Microsoft have their own arms")
     }
 }
 
@@ -119,6 +195,10 @@ pub struct StandinUser {
     pub tenant_id: Option<String>,
     /// Microsoft: the optional `xms_edov` claim (email domain owner verified).
     pub xms_edov: Option<bool>,
+    /// Slack: the user's workspace (`T…`); [`SLACK_DEFAULT_TEAM_ID`] when `None`.
+    pub team_id: Option<String>,
+    /// Discord: the avatar's hash (`a_…` for an animated one); no avatar when `None`.
+    pub avatar_hash: Option<String>,
 }
 
 /// Where the provider sends the user's browser after its login and consent pages.
@@ -269,7 +349,7 @@ impl ProviderStandin {
     pub fn issuer(&self) -> String {
         match self.shared.kind {
             StandinKind::Microsoft => format!("{}/{{tenantid}}/v2.0", self.url),
-            _ => self.url.clone(),
+            kind => kind.catalog().map_or_else(|| self.url.clone(), |facts| facts.issuer(&self.url)),
         }
     }
 
@@ -307,6 +387,7 @@ impl ProviderStandin {
                 ("USER_PROFILE_URL", format!("{base}/v1.0/me")),
                 ("TENANT", "common".to_string()),
             ],
+            kind => kind.facts().env(base),
         };
         let prefix = self.shared.kind.env_prefix();
         urls.into_iter().map(|(name, value)| (format!("{prefix}{name}"), value)).collect()
@@ -403,6 +484,13 @@ impl ProviderStandin {
         let mut state = self.state();
         let record = state.refresh_tokens.get_mut(refresh_token).expect("a refresh token this stand-in issued");
         record.revoked = true;
+    }
+
+    /// Slack: turns token rotation on (expiring access tokens, refresh tokens that rotate). Spotify: refreshes
+    /// answer with a new refresh token (by default they answer with none, and the old one stays).
+    pub fn token_rotation(&self, on: bool) {
+        assert!(matches!(self.shared.kind, StandinKind::Slack | StandinKind::Spotify), "a Slack or Spotify setting");
+        self.state().token_rotation = on;
     }
 
     /// Delays every token-endpoint answer by `millis`.
@@ -509,6 +597,8 @@ struct AuthorizationCode {
     grants_refresh_token: bool,
     /// Microsoft: the tenant segment of the authorize URL, which the token URL must repeat.
     tenant: Option<String>,
+    /// The id_token claims asked for with OpenID's `claims` parameter (Twitch sends only those).
+    claims: Vec<String>,
     expires_at: i64,
     redeemed: bool,
 }
@@ -559,6 +649,8 @@ struct State {
     failures: InjectedFailures,
     latency: Duration,
     github_app_mode: bool,
+    /// Slack's token rotation, Spotify's new refresh tokens ([`ProviderStandin::token_rotation`]).
+    token_rotation: bool,
     signing_key: usize,
 }
 
@@ -579,6 +671,7 @@ impl State {
             failures: InjectedFailures { remaining: 0, status: StatusCode::SERVICE_UNAVAILABLE, retry_after: None },
             latency: Duration::ZERO,
             github_app_mode: false,
+            token_rotation: false,
             signing_key: 0,
         }
     }
@@ -624,6 +717,7 @@ fn new_code(kind: StandinKind) -> String {
         StandinKind::Github => hex::encode(rand::random::<[u8; 10]>()),
         StandinKind::Apple => format!("c{}.0.{}", hex::encode(rand::random::<[u8; 16]>()), random_alphanumeric(22)),
         StandinKind::Microsoft => format!("1.A{}", random_urlsafe(90)),
+        other => other.facts().new_credential(0),
     }
 }
 
@@ -634,6 +728,7 @@ fn new_access_token(kind: StandinKind, github_app_mode: bool) -> String {
         StandinKind::Github => format!("gho_{}", random_alphanumeric(36)),
         StandinKind::Apple => format!("a{}.0.{}", hex::encode(rand::random::<[u8; 16]>()), random_alphanumeric(22)),
         StandinKind::Microsoft => format!("EwB{}", random_urlsafe(180)),
+        other => other.facts().new_credential(1),
     }
 }
 
@@ -643,6 +738,7 @@ fn new_refresh_token(kind: StandinKind) -> String {
         StandinKind::Github => format!("ghr_{}", random_alphanumeric(76)),
         StandinKind::Apple => format!("r{}.0.{}", hex::encode(rand::random::<[u8; 16]>()), random_alphanumeric(22)),
         StandinKind::Microsoft => format!("1.A{}", random_urlsafe(240)),
+        other => other.facts().new_credential(2),
     }
 }
 
@@ -726,6 +822,9 @@ async fn route(shared: &Arc<Shared>, request: Request) -> Response {
     let path = incoming.path.clone();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = incoming.method.as_str();
+    if let Some(facts) = shared.kind.catalog() {
+        return catalog::route(shared, facts, &incoming).await;
+    }
     match (shared.kind, method, segments.as_slice()) {
         (StandinKind::Google, "GET", ["o", "oauth2", "v2", "auth"])
         | (StandinKind::Github, "GET", ["login", "oauth", "authorize"])
@@ -994,6 +1093,7 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
                      redirect URIs configured for the application '{client_id}'."
                 ),
             ),
+            other => ("redirect_uri_mismatch", other.facts().redirect_mismatch.to_string()),
         };
         return error_page(kind, error, &description);
     }
@@ -1007,6 +1107,7 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let catalog = kind.catalog();
     let response_type = params.get("response_type").unwrap_or_default();
     let mode = match params.get("response_mode") {
         None => Ok(ResponseMode::Query),
@@ -1017,20 +1118,20 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
     };
     let target = SendBack {
         redirect_uri: redirect_uri.clone(),
-        // Google and GitHub take no response_mode: their response is always in the query.
+        // Only Apple and Microsoft take a response_mode: the others answer in the query.
         mode: match kind {
-            StandinKind::Google | StandinKind::Github => ResponseMode::Query,
-            _ => *mode.as_ref().unwrap_or(&ResponseMode::Query),
+            StandinKind::Apple | StandinKind::Microsoft => *mode.as_ref().unwrap_or(&ResponseMode::Query),
+            _ => ResponseMode::Query,
         },
         state: params.get("state").map(str::to_string),
     };
-    // Refusals after it: GitHub and Microsoft redirect with the error; Google and Apple show an error page.
+    // Refusals after it: Google and Apple show an error page; the others redirect with the error.
     let refuse = |error: &str, description: &str| match kind {
-        StandinKind::Github | StandinKind::Microsoft => send_back(
+        StandinKind::Google | StandinKind::Apple => error_page(kind, error, description),
+        _ => send_back(
             &target,
             vec![("error".to_string(), error.to_string()), ("error_description".to_string(), description.to_string())],
         ),
-        StandinKind::Google | StandinKind::Apple => error_page(kind, error, description),
     };
 
     if let (StandinKind::Apple | StandinKind::Microsoft, Err(description)) = (kind, &mode) {
@@ -1073,22 +1174,34 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
                 return refuse("invalid_request", description);
             }
         }
+        _ => {
+            if let Err((error, description)) = catalog::check_authorize(kind.facts(), params, &scopes) {
+                return refuse(&error, &description);
+            }
+        }
     }
 
-    let pkce = match (kind, params.get("code_challenge"), params.get("code_challenge_method")) {
-        // Apple documents no PKCE and ignores the parameters.
+    let (challenge, challenge_method) = (params.get("code_challenge"), params.get("code_challenge_method"));
+    let pkce_ignored = match catalog.map(|facts| catalog::pkce_at_authorize(facts, challenge, challenge_method)) {
+        Some(Err(description)) => return refuse("invalid_request", &description),
+        Some(Ok(checked)) => !checked,
+        None => false,
+    };
+    let s256_only = kind == StandinKind::Github || catalog.is_some_and(catalog::s256_only);
+    let pkce = match (kind, challenge, challenge_method) {
+        // Apple documents no PKCE and ignores the parameters (as do Bitbucket, Twitch and LinkedIn's web apps).
         (StandinKind::Apple, _, _) => None,
+        _ if pkce_ignored => None,
         (_, None, None) => None,
         (_, None, Some(_)) => {
             return refuse("invalid_request", "code_challenge_method was sent without code_challenge");
         }
         (_, Some(challenge), method) => {
-            let method = match (kind, method) {
-                (StandinKind::Github, Some("S256")) => PkceMethod::S256,
-                (StandinKind::Github, _) => {
+            let method = match (s256_only, method) {
+                (_, Some("S256")) => PkceMethod::S256,
+                (true, _) => {
                     return refuse("invalid_request", "code_challenge_method must be S256 (plain is not supported)");
                 }
-                (_, Some("S256")) => PkceMethod::S256,
                 (_, Some("plain") | None) => PkceMethod::Plain,
                 (_, Some(other)) => {
                     return refuse("invalid_request", &format!("Invalid code_challenge_method: {other}"));
@@ -1164,6 +1277,12 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
         StandinKind::Microsoft => scopes.iter().any(|s| s == "offline_access"),
         StandinKind::Apple => true,
         StandinKind::Github => false,
+        other => other.facts().code_grants_refresh_token(&scopes, &state),
+    };
+    // Bitbucket's scopes are fixed on the consumer, whatever was asked.
+    let scopes = match catalog.and_then(|facts| facts.fixed_scopes) {
+        Some(fixed) => fixed.iter().map(|s| s.to_string()).collect(),
+        None => scopes,
     };
     let code = new_code(kind);
     let expires_at = now_millis() + i64::try_from(state.code_lifetime.as_millis()).unwrap_or(i64::MAX);
@@ -1178,6 +1297,7 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
             scopes: scopes.clone(),
             grants_refresh_token,
             tenant: tenant.map(str::to_string),
+            claims: catalog::requested_claims(params).unwrap_or_default(),
             expires_at,
             redeemed: false,
         },
@@ -1204,7 +1324,7 @@ fn authorize(shared: &Shared, incoming: &Incoming, tenant: Option<&str>) -> Resp
                 fields.push(("user".to_string(), apple_user_field(&user, wants_name, wants_email)));
             }
         }
-        StandinKind::Github => {}
+        _ => {}
     }
     send_back(&target, fields)
 }
@@ -1295,6 +1415,9 @@ fn github_body(incoming: &Incoming, fields: &[(&str, Value)]) -> Response {
 }
 
 fn token_error_response(kind: StandinKind, incoming: &Incoming, error: TokenError) -> Response {
+    if let Some(facts) = kind.catalog() {
+        return catalog::error_response(facts, error);
+    }
     match kind {
         // GitHub answers errors with HTTP 200.
         StandinKind::Github => github_body(
@@ -1311,7 +1434,7 @@ fn token_error_response(kind: StandinKind, incoming: &Incoming, error: TokenErro
         StandinKind::Google | StandinKind::Apple => {
             json_response(error.status, json!({"error": error.error, "error_description": error.description}))
         }
-        StandinKind::Microsoft => {
+        _ => {
             let trace_id = uuid::Uuid::new_v4();
             let correlation_id = uuid::Uuid::new_v4();
             let timestamp = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
@@ -1417,6 +1540,9 @@ fn injected_failure(kind: StandinKind, failure: InjectedFailures) -> Response {
 /// Checks the client's credentials, sent the way this provider accepts them.
 fn authenticate_client(shared: &Shared, incoming: &Incoming, form: &Params) -> Result<(), TokenError> {
     let kind = shared.kind;
+    if let Some(facts) = kind.catalog() {
+        return catalog::authenticate_client(shared, facts, incoming, form);
+    }
     let client = &shared.client;
     let basic = incoming.basic_credentials();
     let body_id = form.get("client_id");
@@ -1552,6 +1678,7 @@ fn invalid_code(kind: StandinKind, reused: bool) -> TokenError {
              authorization request for this user and resource.",
         )
         .aadsts(70008),
+        other => catalog::refusal(other.facts(), if reused { Refusal::ReusedCode } else { Refusal::BadCode }),
     }
 }
 
@@ -1569,6 +1696,7 @@ fn redirect_uri_mismatch(kind: StandinKind) -> TokenError {
              used to obtain the authorization code.",
         )
         .aadsts(70000),
+        other => catalog::refusal(other.facts(), Refusal::RedirectMismatch),
     }
 }
 
@@ -1576,7 +1704,8 @@ fn pkce_refusal(kind: StandinKind, description: &str) -> TokenError {
     match kind {
         StandinKind::Github => bad_request("bad_verification_code", description.to_string()),
         StandinKind::Microsoft => bad_request("invalid_grant", description.to_string()).aadsts(501481),
-        _ => bad_request("invalid_grant", description.to_string()),
+        StandinKind::Google | StandinKind::Apple => bad_request("invalid_grant", description.to_string()),
+        other => catalog::refusal(other.facts(), Refusal::Pkce(description.to_string())),
     }
 }
 
@@ -1587,6 +1716,7 @@ fn redeem_code(
     tenant: Option<&str>,
 ) -> Result<Response, TokenError> {
     let kind = shared.kind;
+    let catalog = kind.catalog();
     let code = form
         .get("code")
         .ok_or_else(|| bad_request("invalid_request", "Missing required parameter: code").aadsts(900144))?;
@@ -1609,14 +1739,19 @@ fn redeem_code(
     match form.get("redirect_uri") {
         Some(uri) if uri != record.redirect_uri => return Err(redirect_uri_mismatch(kind)),
         Some(_) => {}
-        // GitHub does not require redirect_uri at the token endpoint; the others do (RFC 6749 §4.1.3).
-        None if kind == StandinKind::Github => {}
+        // GitHub, Slack and Bitbucket do not require redirect_uri at the token endpoint; the others do (RFC 6749
+        // §4.1.3).
+        None if kind == StandinKind::Github || catalog.is_some_and(|facts| facts.redirect_uri_optional_at_token) => {}
         None => {
             return Err(bad_request("invalid_request", "Missing required parameter: redirect_uri").aadsts(900144));
         }
     }
     let verifier = form.get("code_verifier");
-    if kind != StandinKind::Apple {
+    let pkce_checked = match catalog {
+        Some(facts) => catalog::pkce_at_token(facts, form)?,
+        None => kind != StandinKind::Apple,
+    };
+    if pkce_checked {
         match (&record.pkce, verifier) {
             (Some(_), None) => return Err(pkce_refusal(kind, "Missing code verifier.")),
             (Some(challenge), Some(verifier)) => {
@@ -1640,6 +1775,7 @@ fn redeem_code(
     let user_id = record.user_id.clone();
     let scopes = record.scopes.clone();
     let nonce = record.nonce.clone();
+    let claims = record.claims.clone();
     let grants_refresh_token = record.grants_refresh_token || (kind == StandinKind::Github && state.github_app_mode);
     if let Some(record) = state.codes.get_mut(code) {
         record.redeemed = true;
@@ -1651,7 +1787,7 @@ fn redeem_code(
         &mut state,
         &user,
         &grant,
-        Issue { nonce: nonce.as_deref(), refresh_token: grants_refresh_token },
+        Issue { nonce: nonce.as_deref(), refresh_token: grants_refresh_token, code: Some(&claims) },
     );
     drop(state);
     Ok(token_success(kind, incoming, body))
@@ -1667,6 +1803,7 @@ fn invalid_refresh_token(kind: StandinKind) -> TokenError {
             "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access.",
         )
         .aadsts(700082),
+        other => catalog::refusal(other.facts(), Refusal::BadRefreshToken),
     }
 }
 
@@ -1692,14 +1829,25 @@ fn refresh(shared: &Shared, incoming: &Incoming, form: &Params) -> Result<Respon
         }
     }
     let user = state.users.get(&grant.user_id).cloned().ok_or_else(|| invalid_refresh_token(kind))?;
-    // GitHub Apps rotate: the old refresh token and every access token of the grant stop working.
-    let rotates = kind == StandinKind::Github;
-    if rotates {
-        state.revoke_grant(grant.id);
+    // GitHub Apps rotate: the old refresh token and every access token of the grant stop working. The
+    // catalog's providers each have their rule.
+    let catalog = kind.catalog();
+    match catalog {
+        Some(facts) => facts.retire_on_refresh(&mut state, refresh_token, grant.id),
+        None if kind == StandinKind::Github => state.revoke_grant(grant.id),
+        None => {}
     }
-    let issues_refresh_token = matches!(kind, StandinKind::Github | StandinKind::Microsoft);
-    let body =
-        issue_tokens(shared, &mut state, &user, &grant, Issue { nonce: None, refresh_token: issues_refresh_token });
+    let issues_refresh_token = match catalog {
+        Some(facts) => facts.refresh_issues_refresh_token(&state),
+        None => matches!(kind, StandinKind::Github | StandinKind::Microsoft),
+    };
+    let body = issue_tokens(
+        shared,
+        &mut state,
+        &user,
+        &grant,
+        Issue { nonce: None, refresh_token: issues_refresh_token, code: None },
+    );
     drop(state);
     Ok(token_success(kind, incoming, body))
 }
@@ -1708,6 +1856,9 @@ fn refresh(shared: &Shared, incoming: &Incoming, form: &Params) -> Result<Respon
 struct Issue<'a> {
     nonce: Option<&'a str>,
     refresh_token: bool,
+    /// For a code redemption: the id_token claims the authorization request asked for (`None`: a refresh,
+    /// which the catalog's providers answer without an id_token).
+    code: Option<&'a [String]>,
 }
 
 /// Records and returns a token response's fields, in the provider's order.
@@ -1729,6 +1880,7 @@ fn issue_tokens(
         StandinKind::Microsoft => Some(
             state.access_token_lifetime.unwrap_or_else(|| rand::rng().random_range(MICROSOFT_ACCESS_TOKEN_LIFETIMES)),
         ),
+        other => other.facts().access_token_lifetime(state),
     };
     let access_token = new_access_token(kind, github_app_mode);
     state.access_tokens.insert(
@@ -1746,9 +1898,19 @@ fn issue_tokens(
         StandinKind::Github => None,
         StandinKind::Apple => Some(()),
         StandinKind::Google | StandinKind::Microsoft => has_openid.then_some(()),
+        other => (other.facts().oidc.is_some() && has_openid && issue.code.is_some()).then_some(()),
     }
     .map(|()| {
-        let claims = id_token_claims(shared, user, &grant.scopes, issue.nonce, Some(&access_token));
+        let claims = match kind.catalog() {
+            Some(facts) => {
+                let requested = issue.code.unwrap_or_default();
+                let mut claims =
+                    catalog::id_token_claims(shared, facts, user, &grant.scopes, requested, issue.nonce, false);
+                claims.insert("at_hash".into(), json!(at_hash(&access_token)));
+                Value::Object(claims)
+            }
+            None => id_token_claims(shared, user, &grant.scopes, issue.nonce, Some(&access_token)),
+        };
         sign_id_token(shared, state.signing_key, &claims)
     });
 
@@ -1796,6 +1958,7 @@ fn issue_tokens(
                 fields.push(("refresh_token", json!(refresh_token)));
             }
         }
+        other => fields = catalog::token_fields(other.facts(), &grant.scopes, access_token, lifetime, refresh_token),
     }
     if let Some(id_token) = id_token {
         fields.push(("id_token", json!(id_token)));
@@ -1902,7 +2065,7 @@ fn id_token_claims(
             }
             set("uti", json!(random_urlsafe(16)));
         }
-        StandinKind::Github => {}
+        _ => {}
     }
     if let Some(access_token) = access_token
         && shared.kind != StandinKind::Microsoft
@@ -2004,7 +2167,7 @@ fn discovery_document(shared: &Shared, tenant: Option<&str>) -> Value {
                 "cloud_instance_name": "microsoftonline.com",
             })
         }
-        StandinKind::Github => json!({}),
+        _ => json!({}),
     }
 }
 
