@@ -22,6 +22,7 @@ mod migrations;
 mod pat;
 mod postgres_tls;
 mod provider_attacks;
+mod provider_catalog;
 mod provider_oidc;
 mod providers;
 mod sdk;

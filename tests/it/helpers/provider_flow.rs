@@ -76,11 +76,22 @@ pub fn client_for(kind: StandinKind) -> StandinClient {
 
 impl Setup {
     pub async fn new(kind: StandinKind, overrides: &[(&str, &str)]) -> Setup {
+        Setup::with_standin_env(kind, overrides, |_| {}).await
+    }
+
+    /// Like [`new`](Self::new), with the settings that point hauth at the stand-in edited first (for instance
+    /// replaced by a self-managed GitLab's base URL).
+    pub async fn with_standin_env(
+        kind: StandinKind,
+        overrides: &[(&str, &str)],
+        edit: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> Setup {
         let client = client_for(kind);
         let standin = ProviderStandin::start(kind, client.clone()).await;
         let name = name_of(kind);
         let upper = name.to_uppercase();
         let mut env: Vec<(String, String)> = standin.env();
+        edit(&mut env);
         env.extend([
             (format!("AUTH_PROVIDER_{upper}_ENABLED"), "true".to_string()),
             (format!("AUTH_PROVIDER_{upper}_CLIENT_ID"), client.client_id.clone()),

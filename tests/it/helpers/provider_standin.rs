@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 mod catalog;
 use catalog::{Facts, Refusal};
+pub use catalog::{SLACK_DEFAULT_TEAM_ID, appsecret_proof, bitbucket_uuid};
 
 /// The `aud` Apple requires in a client-secret JWT.
 pub const APPLE_AUDIENCE: &str = "https://appleid.apple.com";

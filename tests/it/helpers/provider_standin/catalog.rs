@@ -817,7 +817,7 @@ fn handle(user: &StandinUser) -> String {
 }
 
 /// Slack's user id (`U…`) of a stand-in user.
-pub fn slack_user_id(user_id: &str) -> String {
+pub(super) fn slack_user_id(user_id: &str) -> String {
     if user_id.starts_with('U') { user_id.to_string() } else { format!("U{}", user_id.to_ascii_uppercase()) }
 }
 
