@@ -287,3 +287,98 @@ async fn an_identity_linked_to_one_user_cannot_be_linked_to_another() {
         app.rows("select user_id from auth.user_providers", &[]).await.iter().map(|row| row.get(0)).collect();
     assert_eq!(owners, vec![first["user"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()]);
 }
+
+/// The scopes each provider of the catalog is asked for by default.
+fn default_scopes(kind: StandinKind) -> &'static str {
+    match kind {
+        StandinKind::Facebook => "email",
+        StandinKind::Twitter => "users.read tweet.read users.email offline.access",
+        StandinKind::Linkedin => "openid profile email",
+        StandinKind::Slack | StandinKind::Gitlab => "openid email profile",
+        StandinKind::Discord => "identify email",
+        StandinKind::Twitch => "openid user:read:email",
+        StandinKind::Bitbucket => "account email",
+        _ => "user-read-email",
+    }
+}
+
+#[tokio::test]
+async fn each_providers_authorization_request_carries_what_that_provider_takes() {
+    for &kind in &StandinKind::ALL[4..] {
+        let setup = Setup::new(kind, &[]).await;
+        let to = setup.browser().start(&format!("/oauth/{}", setup.name)).await;
+        let name = setup.name;
+        assert_eq!(param(&to, "response_type").as_deref(), Some("code"), "{name}");
+        assert_eq!(param(&to, "client_id"), Some(format!("{name}-client-id")));
+        assert_eq!(param(&to, "redirect_uri"), Some(format!("{SERVER}/oauth/{name}/callback")));
+        assert_eq!(param(&to, "scope").as_deref(), Some(default_scopes(kind)), "{name}");
+        assert!(param(&to, "state").is_some_and(|state| state.len() >= 22), "{name}");
+        let pkce = matches!(kind, StandinKind::Twitter | StandinKind::Discord | StandinKind::Gitlab);
+        assert_eq!(param(&to, "code_challenge_method").as_deref(), pkce.then_some("S256"), "{name}: PKCE");
+        assert_eq!(param(&to, "code_challenge").map(|challenge| challenge.len()), pkce.then_some(43), "{name}");
+        let nonce = matches!(kind, StandinKind::Slack | StandinKind::Twitch | StandinKind::Gitlab);
+        assert_eq!(param(&to, "nonce").is_some(), nonce, "{name}: nonce");
+        let claims = param(&to, "claims").map(|claims| serde_json::from_str::<serde_json::Value>(&claims).unwrap());
+        if kind == StandinKind::Twitch {
+            let claims = claims.expect("Twitch is asked for its id_token claims");
+            for claim in ["email", "email_verified", "picture", "preferred_username"] {
+                assert!(claims["id_token"].get(claim).is_some(), "{claim} missing from {claims}");
+            }
+        } else {
+            assert_eq!(claims, None, "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_stripped_of_pkce_is_refused_by_x_discord_and_gitlab() {
+    for kind in [StandinKind::Twitter, StandinKind::Discord, StandinKind::Gitlab] {
+        let setup = Setup::new(kind, &[]).await;
+        setup.provider_user("1", "downgrade@example.com", true);
+        let mut browser = setup.browser();
+        let authorize = browser.start(&format!("/signin/provider/{}", setup.name)).await;
+        let stripped = with_param(&with_param(&authorize, "code_challenge", None), "code_challenge_method", None);
+        match setup.standin.authorize(&stripped).await {
+            // X requires PKCE: it does not even issue a code.
+            Err(refusal) => {
+                assert_eq!(kind, StandinKind::Twitter, "{refusal}");
+                assert!(refusal.contains("code_challenge"), "{refusal}");
+            }
+            // The others issue a code without a challenge, which the verifier hauth sends cannot redeem.
+            Ok(redirect) => {
+                assert_ne!(kind, StandinKind::Twitter);
+                let landed = location(&browser.deliver(&redirect).await);
+                assert_eq!(error_of(&landed), "oauth-token-echange-failed", "{kind:?}");
+            }
+        }
+        no_session_was_made(&setup).await;
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_with_another_nonce_is_refused_from_slack_twitch_and_gitlab() {
+    for kind in [StandinKind::Slack, StandinKind::Twitch, StandinKind::Gitlab] {
+        let setup = Setup::new(kind, &[]).await;
+        setup.provider_user("1", "nonce@example.com", true);
+        let mut browser = setup.browser();
+        let authorize = browser.start(&format!("/signin/provider/{}", setup.name)).await;
+        let replayed = with_param(&authorize, "nonce", Some("a-replayed-nonce"));
+        let redirect = setup.standin.authorize(&replayed).await.unwrap();
+        let landed = location(&browser.deliver(&redirect).await);
+        assert_eq!(error_of(&landed), "oauth-profile-fetch-failed", "{kind:?}");
+        no_session_was_made(&setup).await;
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_from_another_issuer_is_refused_from_linkedin_slack_twitch_and_gitlab() {
+    for kind in [StandinKind::Linkedin, StandinKind::Slack, StandinKind::Twitch, StandinKind::Gitlab] {
+        let issuer = format!("AUTH_PROVIDER_{}_ISSUER", kind.id().to_uppercase());
+        let setup = Setup::new(kind, &[(issuer.as_str(), "https://issuer.other.test")]).await;
+        setup.provider_user("1", "issuer@example.com", true);
+        let mut browser = setup.browser();
+        let landed = sign_in(&setup, &mut browser, &format!("/signin/provider/{}", setup.name)).await;
+        assert_eq!(error_of(&landed), "oauth-profile-fetch-failed", "{kind:?}");
+        no_session_was_made(&setup).await;
+    }
+}

@@ -122,6 +122,11 @@ pub async fn lifecycle(kind: StandinKind, entry: Entry) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(setup.standin.token_calls().revocations > revocations, "the grant was revoked at {name}");
+        // And the revocation was one the provider took: the token is dead there.
+        while setup.standin.is_access_token_live(&provider_token) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!setup.standin.is_access_token_live(&provider_token), "{name} did not revoke the token");
     }
     let events: Vec<String> = app
         .rows("select event from auth.audit_log order by created_at, event", &[])
