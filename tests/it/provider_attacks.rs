@@ -288,20 +288,6 @@ async fn an_identity_linked_to_one_user_cannot_be_linked_to_another() {
     assert_eq!(owners, vec![first["user"]["id"].as_str().unwrap().parse::<uuid::Uuid>().unwrap()]);
 }
 
-/// The scopes each provider of the catalog is asked for by default.
-fn default_scopes(kind: StandinKind) -> &'static str {
-    match kind {
-        StandinKind::Facebook => "email",
-        StandinKind::Twitter => "users.read tweet.read users.email offline.access",
-        StandinKind::Linkedin => "openid profile email",
-        StandinKind::Slack | StandinKind::Gitlab => "openid email profile",
-        StandinKind::Discord => "identify email",
-        StandinKind::Twitch => "openid user:read:email",
-        StandinKind::Bitbucket => "account email",
-        _ => "user-read-email",
-    }
-}
-
 #[tokio::test]
 async fn each_providers_authorization_request_carries_what_that_provider_takes() {
     for &kind in &StandinKind::ALL[4..] {

@@ -10,7 +10,7 @@ use poem::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::app::PASSWORD;
+use crate::helpers::app::{PASSWORD, Reply};
 use crate::helpers::provider_flow::*;
 use crate::helpers::provider_standin::{
     ProviderStandin, SLACK_DEFAULT_TEAM_ID, StandinKind, StandinUser, appsecret_proof, bitbucket_uuid,
@@ -45,19 +45,6 @@ fn wrong_auth(kind: StandinKind) -> Auth {
         StandinKind::Twitter => Auth::Post,
         StandinKind::Linkedin | StandinKind::Twitch => Auth::Basic,
         _ => Auth::Both,
-    }
-}
-
-/// The scopes hauth asks each provider for.
-fn scopes(kind: StandinKind) -> &'static str {
-    match kind {
-        StandinKind::Facebook => "email",
-        StandinKind::Twitter => "users.read tweet.read users.email offline.access",
-        StandinKind::Linkedin | StandinKind::Slack | StandinKind::Gitlab => "openid profile email",
-        StandinKind::Discord => "identify email",
-        StandinKind::Twitch => "openid user:read:email",
-        StandinKind::Bitbucket => "account email",
-        _ => "user-read-email",
     }
 }
 
@@ -131,7 +118,7 @@ impl Direct {
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
             .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", scopes(self.kind))
+            .append_pair("scope", default_scopes(self.kind))
             .append_pair("state", "state-1234")
             .extend_pairs(extra);
         url.to_string()
@@ -642,23 +629,37 @@ async fn slacks_users_are_known_by_workspace_and_user_id() {
     assert_eq!(setup.app.count("select count(*) from auth.users").await, 2);
 }
 
+/// Signed in with `kind` (Slack with token rotation on), its tokens living 30 minutes: shorter than any of the
+/// nine's own, longer than the margin hauth refreshes ahead of expiry by.
+async fn signed_in(kind: StandinKind) -> (Setup, serde_json::Value) {
+    let setup = Setup::new(kind, &[]).await;
+    setup.provider_user("31337", &format!("refresh.{}@example.com", kind.id()), true);
+    if kind == StandinKind::Slack {
+        setup.standin.token_rotation(true);
+    }
+    setup.standin.set_access_token_lifetime(1800);
+    let landed = sign_in_as(&setup, &format!("/signin/provider/{}", setup.name)).await;
+    let session = session_of(&setup.app, &landed).await;
+    (setup, session)
+}
+
+/// Two hours later: a fresh session, and hauth asked for the provider token.
+async fn token_later(setup: &Setup, session: &mut serde_json::Value) -> Reply {
+    setup.app.clock.advance(TimeDelta::hours(2));
+    *session = setup.app.refresh(session["refreshToken"].as_str().unwrap()).await.body;
+    setup.app.get(&format!("/user/providers/{}/token", setup.name), Some(&access_token(session))).await
+}
+
 /// Signs in, lets the provider token expire twice and asks hauth for it each time; returns the stand-in and
 /// the refresh tokens in the order they were presented.
 async fn refresh_twice(kind: StandinKind) -> (Setup, Vec<String>) {
-    let setup = Setup::new(kind, &[]).await;
-    setup.provider_user("31337", &format!("refresh.{}@example.com", kind.id()), true);
-    // Shorter than any of the nine's own, longer than the margin hauth refreshes ahead of expiry by.
-    setup.standin.set_access_token_lifetime(1800);
-    let landed = sign_in_as(&setup, &format!("/signin/provider/{}", setup.name)).await;
-    let mut session = session_of(&setup.app, &landed).await;
+    let (setup, mut session) = signed_in(kind).await;
     let path = format!("/user/providers/{}/token", setup.name);
     let mut previous = setup.app.get(&path, Some(&access_token(&session))).await.body["accessToken"].clone();
     assert_eq!(setup.standin.token_calls().refresh, 0, "a fresh token is handed out as it is");
     let mut presented = Vec::new();
     for round in 1..=2 {
-        setup.app.clock.advance(TimeDelta::hours(2));
-        session = setup.app.refresh(session["refreshToken"].as_str().unwrap()).await.body;
-        let token = setup.app.get(&path, Some(&access_token(&session))).await;
+        let token = token_later(&setup, &mut session).await;
         assert_eq!(token.status, StatusCode::OK, "{kind:?} round {round}: {}", token.text);
         assert_ne!(token.body["accessToken"], previous, "{kind:?}: a new access token");
         assert!(setup.standin.is_access_token_live(token.body["accessToken"].as_str().unwrap()));
@@ -675,7 +676,14 @@ async fn refresh_twice(kind: StandinKind) -> (Setup, Vec<String>) {
 
 #[tokio::test]
 async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
-    for kind in [StandinKind::Twitter, StandinKind::Gitlab] {
+    for kind in [
+        StandinKind::Twitter,
+        StandinKind::Gitlab,
+        StandinKind::Discord,
+        StandinKind::Twitch,
+        StandinKind::Bitbucket,
+        StandinKind::Slack,
+    ] {
         let (setup, presented) = refresh_twice(kind).await;
         assert_eq!(presented.len(), 2, "{kind:?}: the second refresh used the rotated token");
         assert!(presented.iter().all(|token| !setup.standin.is_refresh_token_live(token)), "both were rotated away");
@@ -689,4 +697,41 @@ async fn spotifys_refresh_token_is_kept_when_a_refresh_returns_none() {
     assert_eq!(presented.len(), 1, "the same refresh token both times");
     assert_eq!(setup.standin.token_calls().refresh_by_token[&presented[0]], 2);
     assert!(setup.standin.is_refresh_token_live(&presented[0]));
+}
+
+#[tokio::test]
+async fn a_refused_refresh_asks_for_a_new_sign_in_whatever_shape_the_refusal_has() {
+    for &kind in NINE.iter().filter(|kind| !matches!(kind, StandinKind::Facebook | StandinKind::Linkedin)) {
+        let (setup, mut session) = signed_in(kind).await;
+        setup.standin.revoke_every_refresh_token();
+        let refused = token_later(&setup, &mut session).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{kind:?}: {}", refused.text);
+        assert_eq!(refused.error_code(), "provider-reauthentication-required", "{kind:?}");
+        assert_eq!(setup.standin.token_calls().refresh, 1, "{kind:?}");
+        let listed = setup.app.get("/user/providers", Some(&access_token(&session))).await;
+        assert_eq!(listed.body[0]["needsReauthentication"], true, "{kind:?}");
+        let audit = "select count(*) from auth.audit_log where event = 'provider.refresh_refused'";
+        assert_eq!(setup.app.count(audit).await, 1, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn facebook_and_linkedin_tokens_that_expire_ask_for_a_new_sign_in() {
+    for kind in [StandinKind::Facebook, StandinKind::Linkedin] {
+        let (setup, mut session) = signed_in(kind).await;
+        let fresh =
+            setup.app.get(&format!("/user/providers/{}/token", setup.name), Some(&access_token(&session))).await;
+        assert_eq!(fresh.status, StatusCode::OK, "{kind:?}: {}", fresh.text);
+        let expired = token_later(&setup, &mut session).await;
+        assert_eq!(expired.status, StatusCode::CONFLICT, "{kind:?}: {}", expired.text);
+        assert_eq!(expired.error_code(), "provider-reauthentication-required");
+        assert_eq!(setup.standin.token_calls().refresh, 0, "{kind:?} has no refresh grant to try");
+    }
+}
+
+#[tokio::test]
+async fn unverified_linkedin_slack_twitch_and_gitlab_addresses_never_join_an_existing_account() {
+    for kind in [StandinKind::Linkedin, StandinKind::Slack, StandinKind::Twitch, StandinKind::Gitlab] {
+        no_auto_link(kind, false).await;
+    }
 }

@@ -45,6 +45,21 @@ pub fn name_of(kind: StandinKind) -> &'static str {
     kind.id()
 }
 
+/// The scopes hauth asks a provider of the stand-ins' catalog for by default.
+pub fn default_scopes(kind: StandinKind) -> &'static str {
+    match kind {
+        StandinKind::Facebook => "email",
+        StandinKind::Twitter => "users.read tweet.read users.email offline.access",
+        StandinKind::Linkedin => "openid profile email",
+        StandinKind::Slack | StandinKind::Gitlab => "openid email profile",
+        StandinKind::Discord => "identify email",
+        StandinKind::Twitch => "openid user:read:email",
+        StandinKind::Bitbucket => "account email",
+        StandinKind::Spotify => "user-read-email",
+        other => panic!("{other:?} is not a provider of the catalog"),
+    }
+}
+
 /// A provider stand-in and hauth configured for it.
 pub struct Setup {
     pub standin: ProviderStandin,

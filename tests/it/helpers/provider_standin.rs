@@ -494,6 +494,13 @@ impl ProviderStandin {
         self.state().token_rotation = on;
     }
 
+    /// Revokes every refresh token issued so far (the user removed the app at the provider).
+    pub fn revoke_every_refresh_token(&self) {
+        for record in self.state().refresh_tokens.values_mut() {
+            record.revoked = true;
+        }
+    }
+
     /// Delays every token-endpoint answer by `millis`.
     pub fn set_latency(&self, millis: u64) {
         self.state().latency = Duration::from_millis(millis);
