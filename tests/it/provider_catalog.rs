@@ -735,3 +735,93 @@ async fn unverified_linkedin_slack_twitch_and_gitlab_addresses_never_join_an_exi
         no_auto_link(kind, false).await;
     }
 }
+
+#[tokio::test]
+async fn each_providers_picture_becomes_the_avatar() {
+    // Discord's avatar is a hash (see above); Spotify's is the largest of its images.
+    for &kind in NINE.iter().filter(|kind| **kind != StandinKind::Discord) {
+        let setup = Setup::new(kind, &[]).await;
+        setup.provider_user("5150", "picture@example.com", true);
+        let landed = sign_in_as(&setup, &format!("/signin/provider/{}", setup.name)).await;
+        let session = session_of(&setup.app, &landed).await;
+        assert_eq!(session["user"]["avatarUrl"], "https://images.example/ada.png", "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn x_names_twitter_on_the_users_provider_routes_too() {
+    let setup = Setup::new(StandinKind::Twitter, &[]).await;
+    let owner = setup.app.signed_up_session("owner.x@example.com").await;
+    let bearer = access_token(&owner);
+    setup.provider_user("1500000000000000002", "other.x@example.com", true);
+    let mut browser = setup.browser();
+    let url = browser.link_url("x", &bearer, None).await;
+    let landed = sign_in(&setup, &mut browser, &url).await;
+    assert_eq!(param(&landed, "error"), None, "{landed}");
+    let listed = setup.app.get("/user/providers", Some(&bearer)).await;
+    assert_eq!(listed.body[0]["provider"], "twitter", "{}", listed.text);
+    let token = setup.app.get("/user/providers/x/token", Some(&bearer)).await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.text);
+    assert!(setup.standin.is_access_token_live(token.body["accessToken"].as_str().unwrap()));
+    let unlinked = Reply::read(
+        setup.app.client.delete("/user/providers/x").header("authorization", format!("Bearer {bearer}")).send().await.0,
+    )
+    .await;
+    assert_eq!(unlinked.status, StatusCode::OK, "{}", unlinked.text);
+    assert_eq!(setup.app.count("select count(*) from auth.user_providers").await, 0);
+}
+
+impl Direct {
+    /// A revocation of `token` as the provider takes it (`right`), or as it refuses it: X's credentials in the
+    /// body, LinkedIn's as Basic, Discord's and GitLab's with a wrong secret, Twitch's for another client,
+    /// Facebook's without a proof for the token, Slack's by another token.
+    fn revocation(&self, token: &str, right: bool) -> reqwest::RequestBuilder {
+        let url = self.setting("REVOCATION_URL");
+        let secret = self.client_secret.as_str();
+        let form = |with_secret: bool| {
+            let mut form = vec![("token", token.to_string()), ("client_id", self.client_id.clone())];
+            if with_secret {
+                form.push(("client_secret", secret.to_string()));
+            }
+            form
+        };
+        let post = self.http.post(&url);
+        match (self.kind, right) {
+            (StandinKind::Facebook, _) => {
+                let key = if right { secret } else { "another-secret" };
+                self.http.delete(&url).bearer_auth(token).query(&[("appsecret_proof", appsecret_proof(key, token))])
+            }
+            (StandinKind::Slack, true) => post.bearer_auth(token),
+            (StandinKind::Slack, false) => post.bearer_auth("xoxp-not-the-token"),
+            (StandinKind::Twitch, true) => post.form(&form(false)),
+            (StandinKind::Twitch, false) => post.form(&[("token", token), ("client_id", "another-client")]),
+            (StandinKind::Linkedin, true) | (StandinKind::Twitter, false) => post.form(&form(true)),
+            (StandinKind::Linkedin, false) => post.basic_auth(&self.client_id, Some(secret)).form(&[("token", token)]),
+            (StandinKind::Discord | StandinKind::Gitlab, false) => {
+                post.basic_auth(&self.client_id, Some("not-the-secret")).form(&[("token", token)])
+            }
+            _ => post.basic_auth(&self.client_id, Some(secret)).form(&[("token", token)]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_stand_in_revokes_only_when_asked_its_providers_way() {
+    for &kind in NINE.iter().filter(|kind| !matches!(kind, StandinKind::Bitbucket | StandinKind::Spotify)) {
+        let direct = Direct::start(kind).await;
+        let callback = direct.callback();
+        let token = direct.redeem(&direct.code(&callback).await, &callback, &[]).await.access_token();
+        let refused = direct.revocation(&token, false).send().await.unwrap();
+        let status = refused.status().as_u16();
+        let body: Value = refused.json().await.unwrap_or(Value::Null);
+        assert!(direct.standin.is_access_token_live(&token), "{kind:?} revoked on a wrong request: {body}");
+        match kind {
+            StandinKind::Slack => assert_eq!((status, &body["ok"]), (200, &Value::Bool(false)), "{body}"),
+            _ => assert!((400..500).contains(&status), "{kind:?}: {status} {body}"),
+        }
+        let revoked = direct.revocation(&token, true).send().await.unwrap();
+        assert_eq!(revoked.status().as_u16(), 200, "{kind:?}");
+        assert!(!direct.standin.is_access_token_live(&token), "{kind:?} kept a revoked token");
+        assert_eq!(direct.standin.token_calls().revocations, 2);
+    }
+}

@@ -108,13 +108,12 @@ pub(super) enum ErrorStyle {
 /// How a revocation request must authenticate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum RevokeAuth {
-    /// RFC 7009 with `Authorization: Basic` (X, Discord, GitLab).
-    Basic,
-    /// `client_id` and `client_secret` in the form (LinkedIn).
-    PostCredentials,
+    /// RFC 7009: the client authenticates as at the token endpoint (X with Basic only, LinkedIn in the body
+    /// only, Discord and GitLab either way).
+    Client,
     /// `client_id` in the form, no secret (Twitch).
     ClientId,
-    /// The token to revoke as the bearer (Slack's `auth.revoke`).
+    /// Slack's `auth.revoke`: the token to revoke is the caller's, as the bearer or in the form.
     Bearer,
     /// The token as the bearer, with `appsecret_proof` (Facebook's `DELETE /me/permissions`).
     AppsecretProof,
@@ -266,7 +265,7 @@ pub(super) const CATALOG: [Facts; 9] = [
         access_token_lifetime: Some(7200),
         refresh: RefreshRule::Rotating { issued: RefreshIssued::WithScope("offline.access"), kills_access: false },
         token_type: "bearer",
-        revocation: Some(Revocation { method: "POST", path: "/2/oauth2/revoke", auth: RevokeAuth::Basic }),
+        revocation: Some(Revocation { method: "POST", path: "/2/oauth2/revoke", auth: RevokeAuth::Client }),
         apis: &[api("GET", "/2/users/me", PROFILE, Api::TwitterMe)],
         ..STANDARD
     },
@@ -284,7 +283,7 @@ pub(super) const CATALOG: [Facts; 9] = [
         access_token_lifetime: Some(5_184_000),
         refresh: RefreshRule::Never,
         scope_style: ScopeStyle::Comma,
-        revocation: Some(Revocation { method: "POST", path: "/oauth/v2/revoke", auth: RevokeAuth::PostCredentials }),
+        revocation: Some(Revocation { method: "POST", path: "/oauth/v2/revoke", auth: RevokeAuth::Client }),
         apis: &[api("GET", "/v2/userinfo", PROFILE, Api::OidcUserinfo)],
         token_prefixes: ["AQ", "AQV", "AQX"],
         ..STANDARD
@@ -320,7 +319,7 @@ pub(super) const CATALOG: [Facts; 9] = [
         known_scopes: &["identify", "email", "guilds", "connections", "openid"],
         redirect_mismatch: "Invalid OAuth2 redirect_uri",
         access_token_lifetime: Some(604_800),
-        revocation: Some(Revocation { method: "POST", path: "/api/oauth2/token/revoke", auth: RevokeAuth::Basic }),
+        revocation: Some(Revocation { method: "POST", path: "/api/oauth2/token/revoke", auth: RevokeAuth::Client }),
         apis: &[api("GET", "/api/v10/users/@me", PROFILE, Api::DiscordMe)],
         ..STANDARD
     },
@@ -358,7 +357,7 @@ pub(super) const CATALOG: [Facts; 9] = [
         access_token_lifetime: Some(7200),
         refresh: RefreshRule::Rotating { issued: RefreshIssued::Always, kills_access: true },
         answer_quirk: Some(AnswerQuirk::CreatedAt),
-        revocation: Some(Revocation { method: "POST", path: "/oauth/revoke", auth: RevokeAuth::Basic }),
+        revocation: Some(Revocation { method: "POST", path: "/oauth/revoke", auth: RevokeAuth::Client }),
         apis: &[api("GET", "/oauth/userinfo", PROFILE, Api::OidcUserinfo)],
         ..STANDARD
     },
@@ -947,29 +946,22 @@ fn revoke(shared: &Shared, facts: &Facts, auth: RevokeAuth, incoming: &Incoming)
     let client = &shared.client;
     let form = incoming.form();
     let field = |name: &str| form.as_ref().and_then(|form| form.get(name)).map(str::to_string);
-    let basic_ok = matches!(incoming.basic_credentials(), Some(Ok((id, secret)))
-        if id == client.client_id && secret == client.client_secret);
     let token = match auth {
-        RevokeAuth::Bearer | RevokeAuth::AppsecretProof => incoming.bearer_token(false).map(str::to_string),
-        _ => field("token"),
+        RevokeAuth::Bearer => incoming.bearer_token(false).map(str::to_string).or_else(|| field("token")),
+        RevokeAuth::AppsecretProof => incoming.bearer_token(false).map(str::to_string),
+        RevokeAuth::Client | RevokeAuth::ClientId => field("token"),
     };
     let authenticated = match auth {
-        RevokeAuth::Basic => basic_ok && field("client_secret").is_none(),
-        RevokeAuth::PostCredentials => {
-            incoming.basic_credentials().is_none()
-                && field("client_id").as_deref() == Some(client.client_id.as_str())
-                && field("client_secret").as_deref() == Some(client.client_secret.as_str())
-        }
-        RevokeAuth::ClientId => field("client_id").as_deref() == Some(client.client_id.as_str()),
-        RevokeAuth::Bearer => true,
-        RevokeAuth::AppsecretProof => token.as_deref().is_some_and(|token| {
-            incoming.query.get("appsecret_proof") == Some(appsecret_proof(&client.client_secret, token).as_str())
-        }),
-    };
-    if !authenticated {
-        let error = match auth {
-            RevokeAuth::Basic if facts.id == "twitter" => refusal(facts, Refusal::WrongAuthMethod),
-            RevokeAuth::AppsecretProof => {
+        RevokeAuth::Client => match &form {
+            Some(form) => authenticate_client(shared, facts, incoming, form),
+            None => Err(refusal(facts, Refusal::WrongAuthMethod)),
+        },
+        RevokeAuth::ClientId if field("client_id").as_deref() == Some(client.client_id.as_str()) => Ok(()),
+        RevokeAuth::ClientId => Err(refusal(facts, Refusal::UnknownClient)),
+        RevokeAuth::Bearer => Ok(()),
+        RevokeAuth::AppsecretProof => {
+            let proof = token.as_deref().map(|token| appsecret_proof(&client.client_secret, token));
+            if proof.is_none() || incoming.query.get("appsecret_proof") != proof.as_deref() {
                 return facebook_error(
                     StatusCode::BAD_REQUEST,
                     "Invalid appsecret_proof provided in the API argument",
@@ -977,8 +969,10 @@ fn revoke(shared: &Shared, facts: &Facts, auth: RevokeAuth, incoming: &Incoming)
                     100,
                 );
             }
-            _ => refusal(facts, Refusal::UnknownClient),
-        };
+            Ok(())
+        }
+    };
+    if let Err(error) = authenticated {
         return error_response(facts, error);
     }
     let grant = token.as_deref().and_then(|token| {
@@ -1001,7 +995,7 @@ fn revoke(shared: &Shared, facts: &Facts, auth: RevokeAuth, incoming: &Incoming)
         (RevokeAuth::ClientId, None) => {
             json_response(StatusCode::BAD_REQUEST, json!({"status": 400, "message": "Invalid token"}))
         }
-        (RevokeAuth::Basic, _) if facts.id == "twitter" => json_response(StatusCode::OK, json!({"revoked": true})),
+        (RevokeAuth::Client, _) if facts.id == "twitter" => json_response(StatusCode::OK, json!({"revoked": true})),
         // RFC 7009: an unknown token is answered like a revoked one.
         _ => json_response(StatusCode::OK, json!({})),
     }
