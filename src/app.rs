@@ -18,6 +18,10 @@ pub async fn serve(state: AppState, shutdown: CancellationToken) -> anyhow::Resu
         tracing::info!(?applied, "migrations up to date");
     }
     db::ping(&state.pool).await?;
+    // Before serving, so no request meets an adopted nself identity whose tokens are still nself's.
+    crate::flows::nself_adoption::finish(&state)
+        .await
+        .map_err(|error| anyhow::anyhow!("adopting nself's provider tokens failed: {error:?}"))?;
     let address = format!("{}:{}", state.config.http.host, state.config.http.port);
     let listener = TcpListener::bind(address.clone());
     tracing::info!(%address, prefix = %state.config.http.api_prefix, "hauth listening");

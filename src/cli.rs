@@ -1,6 +1,6 @@
 //! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
 //! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret`, `keys generate-encryption`,
-//! `keys rotate-encryption` and `version`.
+//! `keys rotate-encryption`, `adopt nself` and `version`.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -55,8 +55,20 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Adopt another service's database.
+    Adopt {
+        #[command(subcommand)]
+        command: AdoptCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdoptCommand {
+    /// Adopt nself's OAuth handler tables (migrating first) and re-encrypt their provider tokens with
+    /// nself's key (dropping them without it); `hauth serve` also does this at start.
+    Nself,
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +292,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|error| anyhow::anyhow!("re-encryption stopped: {error:?}"))?;
             println!("re-encrypted the provider tokens of {rewritten} identities under key {current}");
+            Ok(())
+        }
+        Command::Adopt { command: AdoptCommand::Nself } => {
+            let config = load_config(&vars)?;
+            crate::telemetry::init(&config.log.filter, config.log.json);
+            let applied = db::migrate::run(config.database.migrations_url()).await?;
+            let state = AppState::build(config, Clock::System)?;
+            let outcome = crate::flows::nself_adoption::finish(&state)
+                .await
+                .map_err(|error| anyhow::anyhow!("adoption stopped: {error:?}"))?;
+            println!(
+                "applied {} migration(s); provider tokens of {} identities re-encrypted, of {} dropped",
+                applied.len(),
+                outcome.adopted,
+                outcome.dropped
+            );
             Ok(())
         }
         Command::Version => {

@@ -20,6 +20,7 @@ use crate::domain::password::PasswordConfig;
 use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
+use crate::flows::nself_adoption::NselfKey;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
 use crate::providers::ProvidersConfig;
@@ -39,6 +40,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::mail::config::SETTINGS,
         crate::sms::config::SETTINGS,
         crate::domain::sealed::SETTINGS,
+        crate::flows::nself_adoption::SETTINGS,
         crate::providers::config::SETTINGS,
         crate::telemetry::SETTINGS,
     ]
@@ -64,6 +66,8 @@ pub struct Config {
     pub sms: Option<SmsConfig>,
     /// The keys provider tokens are encrypted under at rest; required when a provider is enabled.
     pub encryption: Option<EncryptionKeys>,
+    /// nself's token key, when adopting an nself database.
+    pub nself_key: Option<NselfKey>,
     pub providers: ProvidersConfig,
     pub log: LogConfig,
     /// What each setting resolved to, safe to print.
@@ -98,6 +102,7 @@ impl Config {
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
+        let nself_key = NselfKey::load(&mut env);
         let providers = ProvidersConfig::load(&mut env);
         if !providers.providers.is_empty() && encryption.is_none() {
             env.problem(
@@ -128,6 +133,7 @@ impl Config {
             mail,
             sms: sms.flatten(),
             encryption,
+            nself_key,
             providers,
             log,
             shown: reading.resolved,

@@ -1,5 +1,6 @@
 //! Embedded, forward-only migrations of the `auth` schema (refinery). A session-level advisory lock makes
-//! replicas that start together take turns: the first migrates, the others find nothing left to do.
+//! replicas that start together take turns: the first migrates, the others find nothing left to do. Tables
+//! of nself's OAuth handler service are moved out of `auth` first (see [`super::nself_adoption`]).
 use anyhow::Context as _;
 
 mod embedded {
@@ -35,6 +36,11 @@ pub async fn run(database_url: &str) -> anyhow::Result<Vec<i32>> {
 async fn apply(client: &mut tokio_postgres::Client) -> anyhow::Result<Vec<i32>> {
     // refinery creates its history table before running V1, so the schema must exist first.
     client.batch_execute("create schema if not exists auth").await.context("cannot create schema auth")?;
+    // nself's OAuth handler tables go aside first: two of their names are hauth's own (V10 adopts them).
+    client
+        .batch_execute(super::nself_adoption::MOVE_NSELF_TABLES_ASIDE)
+        .await
+        .context("cannot move nself's OAuth tables aside")?;
     let report = embedded::migrations::runner()
         .set_migration_table_name(HISTORY_TABLE)
         .run_async(client)

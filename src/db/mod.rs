@@ -7,6 +7,7 @@ pub mod claims;
 pub mod code_guards;
 pub mod config;
 pub mod migrate;
+pub mod nself_adoption;
 pub mod oauth_states;
 pub mod outbox;
 pub mod pat;
@@ -33,6 +34,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,
+        nself_adoption::STATEMENTS,
         oauth_states::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,

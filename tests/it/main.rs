@@ -19,6 +19,7 @@ mod jwt;
 mod lifecycle;
 mod mail;
 mod migrations;
+mod nself_adoption;
 mod pat;
 mod postgres_tls;
 mod provider_attacks;

@@ -2,7 +2,7 @@ select p.id, p.user_id, p.provider_id, p.provider_user_id, p.created_at, p.email
        p.refresh_token, p.access_token_sealed, p.refresh_token_sealed, p.id_token_sealed, p.token_key_id,
        p.access_token_expires_at, p.needs_reauthentication
 from auth.user_providers p
-where p.token_key_id is distinct from $1 or p.access_token <> ''
+where (p.token_key_id is distinct from $1 or p.access_token <> '') and not p.needs_reauthentication
 order by p.id
 limit $2
 for update skip locked

@@ -1,0 +1,1 @@
+select to_regclass('auth_nself.pending_tokens') is not null
