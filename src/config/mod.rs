@@ -20,6 +20,7 @@ use crate::domain::password::PasswordConfig;
 use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
+use crate::flows::mfa::MfaConfig;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
 use crate::providers::ProvidersConfig;
@@ -33,6 +34,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::db::config::SETTINGS,
         crate::jwt::config::SETTINGS,
         crate::flows::config::SETTINGS,
+        crate::flows::mfa::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
         crate::domain::access::SETTINGS,
@@ -59,6 +61,7 @@ pub struct Config {
     pub access: AccessConfig,
     pub features: FeaturesConfig,
     pub codes: CodesConfig,
+    pub mfa: MfaConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -95,10 +98,17 @@ impl Config {
         let access = AccessConfig::load(&mut env);
         let features = FeaturesConfig::load(&mut env);
         let codes = CodesConfig::load(&mut env);
+        let mfa = MfaConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
         let providers = ProvidersConfig::load(&mut env);
+        if mfa.enabled && encryption.is_none() {
+            env.problem(
+                &crate::domain::sealed::ENCRYPTION_KEYS,
+                "required when MFA is enabled: TOTP secrets are stored encrypted",
+            );
+        }
         if !providers.providers.is_empty() && encryption.is_none() {
             env.problem(
                 &crate::domain::sealed::ENCRYPTION_KEYS,
@@ -125,6 +135,7 @@ impl Config {
             access,
             features,
             codes,
+            mfa,
             mail,
             sms: sms.flatten(),
             encryption,

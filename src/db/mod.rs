@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod claims;
 pub mod code_guards;
 pub mod config;
+pub mod mfa;
 pub mod migrate;
 pub mod oauth_states;
 pub mod outbox;
@@ -33,6 +34,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,
+        mfa::STATEMENTS,
         oauth_states::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,
