@@ -74,8 +74,16 @@ pub enum AuthError {
     /// The provider could not be reached or failed; worth retrying after `retry_after` seconds.
     #[error("The provider is unavailable, try again later")]
     ProviderUnavailable { retry_after: u64 },
-    #[error("A second factor is required to sign in")]
-    MfaRequired,
+    #[error("Multi-factor authentication is disabled")]
+    DisabledMfaTotp,
+    #[error("The user has no TOTP secret")]
+    NoTotpSecret,
+    #[error("Invalid TOTP code")]
+    InvalidTotp,
+    #[error("No such second-factor type")]
+    MfaTypeNotFound,
+    #[error("TOTP is already active")]
+    TotpAlreadyActive,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -60,6 +60,6 @@ impl AuthenticationApi {
         let email =
             Email::parse(&body.email).map_err(|_| ApiError::invalid_request("email is not a valid email address"))?;
         let session = flows::signin::signin_email_password(&self.state, email, body.password.0).await?;
-        Ok(Json(SignInResponseBody { session: Some(session.into()), mfa: None }))
+        Ok(Json(session.into()))
     }
 }

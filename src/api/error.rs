@@ -157,7 +157,11 @@ impl From<AuthError> for ApiError {
                 body(StatusCode::SERVICE_UNAVAILABLE, "provider-unavailable", message),
                 retry_after.max(1),
             ),
-            AuthError::MfaRequired => Self::unauthorized("mfa-required", message),
+            AuthError::DisabledMfaTotp => Self::bad_request("disabled-mfa-totp", message),
+            AuthError::NoTotpSecret => Self::bad_request("no-totp-secret", message),
+            AuthError::InvalidTotp => Self::unauthorized("invalid-totp", message),
+            AuthError::MfaTypeNotFound => Self::bad_request("mfa-type-not-found", message),
+            AuthError::TotpAlreadyActive => Self::bad_request("totp-already-active", message),
             AuthError::Internal(cause) => Self::internal(&cause),
         }
     }

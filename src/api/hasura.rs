@@ -24,6 +24,7 @@ use crate::domain::Email;
 use crate::domain::user::SignupOptions;
 use crate::error::AuthError;
 use crate::flows;
+use crate::flows::session::SignedIn;
 use crate::flows::webhook::ClientHeaders;
 use crate::state::AppState;
 
@@ -217,8 +218,10 @@ async fn run_action(state: &AppState, call: ActionCall) -> Result<Value, AuthErr
                 return Err(AuthError::InvalidRequest("signInEmailPassword takes no options".into()));
             }
             let email = Email::parse(&input.email)?;
-            let session = flows::signin::signin_email_password(state, email, input.password).await?;
-            Ok(json!({"session": session_json(session), "mfa": null}))
+            match flows::signin::signin_email_password(state, email, input.password).await? {
+                SignedIn::Session(session) => Ok(json!({"session": session_json(*session), "mfa": null})),
+                SignedIn::SecondFactor(challenge) => Ok(json!({"session": null, "mfa": {"ticket": challenge.ticket}})),
+            }
         }
         "refreshToken" => {
             let input: RefreshInput = input(call.input)?;

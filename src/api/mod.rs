@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod hasura;
+pub mod mfa;
 pub mod openapi;
 pub mod passwordless;
 pub mod pat;
@@ -62,6 +63,8 @@ pub type Apis = (
     verify::VerifyApi,
     providers::ProviderSigninApi,
     providers::ProviderUserApi,
+    mfa::MfaUserApi,
+    mfa::MfaSigninApi,
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -81,6 +84,8 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         verify::VerifyApi { state: state.clone() },
         providers::ProviderSigninApi { state: state.clone() },
         providers::ProviderUserApi { state: state.clone() },
+        mfa::MfaUserApi { state: state.clone() },
+        mfa::MfaSigninApi { state: state.clone() },
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

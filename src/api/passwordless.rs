@@ -5,7 +5,7 @@ use poem_openapi::{Object, OpenApi};
 use super::ApiTags;
 use super::body::JsonBody;
 use super::error::ApiError;
-use super::schemas::{SessionPayload, SignInResponseBody, SignUpOptionsBody};
+use super::schemas::{SignInResponseBody, SignUpOptionsBody};
 use crate::domain::Email;
 use crate::flows;
 use crate::state::AppState;
@@ -76,10 +76,13 @@ impl PasswordlessApi {
 
     /// Verify email OTP
     #[oai(path = "/signin/otp/email/verify", method = "post", operation_id = "verifySignInOTPEmail")]
-    async fn email_otp_verify(&self, body: JsonBody<EmailOtpVerifyRequest>) -> Result<Json<SessionPayload>, ApiError> {
+    async fn email_otp_verify(
+        &self,
+        body: JsonBody<EmailOtpVerifyRequest>,
+    ) -> Result<Json<SignInResponseBody>, ApiError> {
         let email = Email::parse(&body.0.email)?;
-        let session = flows::passwordless::verify_email_otp(&self.state, email, &body.0.otp).await?;
-        Ok(Json(SessionPayload { session: Some(session.into()) }))
+        let signed_in = flows::passwordless::verify_email_otp(&self.state, email, &body.0.otp).await?;
+        Ok(Json(signed_in.into()))
     }
 
     /// Sign in with SMS OTP
@@ -94,6 +97,6 @@ impl PasswordlessApi {
     #[oai(path = "/signin/passwordless/sms/otp", method = "post", operation_id = "verifySignInPasswordlessSms")]
     async fn sms_otp(&self, body: JsonBody<SmsOtpRequest>) -> Result<Json<SignInResponseBody>, ApiError> {
         let session = flows::passwordless::verify_sms_code(&self.state, &body.0.phone_number, &body.0.otp).await?;
-        Ok(Json(SignInResponseBody { session: Some(session.into()), mfa: None }))
+        Ok(Json(session.into()))
     }
 }

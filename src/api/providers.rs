@@ -187,7 +187,7 @@ impl ProviderSigninApi {
         match flows::providers::callback(&self.state, provider, request).await {
             Ok(done) => {
                 let params: Vec<(&str, &str)> =
-                    done.refresh_token.as_deref().map(|token| ("refreshToken", token)).into_iter().collect();
+                    done.query.iter().map(|(name, value)| (*name, value.as_str())).collect();
                 found(location(&done.redirect_to, &params), Some(&done.clear_cookie))
             }
             Err(failure) => {

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::domain::user::{SignupOptions, User};
 use crate::flows::Session;
+use crate::flows::session::SignedIn;
 
 /// A secret string in a request body (a password, a token). It cannot be printed or serialised back.
 pub struct SecretField(pub SecretString);
@@ -180,4 +181,15 @@ pub struct SignInResponseBody {
     /// Null when the session is complete.
     #[oai(nullable)]
     pub mfa: Option<MfaChallengePayload>,
+}
+
+impl From<SignedIn> for SignInResponseBody {
+    fn from(signed_in: SignedIn) -> Self {
+        match signed_in {
+            SignedIn::Session(session) => SignInResponseBody { session: Some((*session).into()), mfa: None },
+            SignedIn::SecondFactor(challenge) => {
+                SignInResponseBody { session: None, mfa: Some(MfaChallengePayload { ticket: challenge.ticket }) }
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::domain::password::PasswordConfig;
 use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
+use crate::flows::mfa::MfaConfig;
 use crate::flows::nself_adoption::NselfKey;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
@@ -34,6 +35,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::db::config::SETTINGS,
         crate::jwt::config::SETTINGS,
         crate::flows::config::SETTINGS,
+        crate::flows::mfa::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
         crate::domain::access::SETTINGS,
@@ -61,6 +63,7 @@ pub struct Config {
     pub access: AccessConfig,
     pub features: FeaturesConfig,
     pub codes: CodesConfig,
+    pub mfa: MfaConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -99,11 +102,18 @@ impl Config {
         let access = AccessConfig::load(&mut env);
         let features = FeaturesConfig::load(&mut env);
         let codes = CodesConfig::load(&mut env);
+        let mfa = MfaConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
         let nself_key = NselfKey::load(&mut env);
         let providers = ProvidersConfig::load(&mut env);
+        if mfa.enabled && encryption.is_none() {
+            env.problem(
+                &crate::domain::sealed::ENCRYPTION_KEYS,
+                "required when MFA is enabled: TOTP secrets are stored encrypted",
+            );
+        }
         if !providers.providers.is_empty() && encryption.is_none() {
             env.problem(
                 &crate::domain::sealed::ENCRYPTION_KEYS,
@@ -130,6 +140,7 @@ impl Config {
             access,
             features,
             codes,
+            mfa,
             mail,
             sms: sms.flatten(),
             encryption,

@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod claims;
 pub mod code_guards;
 pub mod config;
+pub mod mfa;
 pub mod migrate;
 pub mod nself_adoption;
 pub mod oauth_states;
@@ -34,6 +35,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,
+        mfa::STATEMENTS,
         nself_adoption::STATEMENTS,
         oauth_states::STATEMENTS,
         outbox::STATEMENTS,

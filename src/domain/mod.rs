@@ -10,6 +10,7 @@ pub mod phone;
 pub mod redirect;
 pub mod refresh_token;
 pub mod sealed;
+pub mod totp;
 pub mod user;
 
 pub use email::Email;

@@ -65,7 +65,7 @@ pub async fn signin_anonymous(state: &AppState, profile: AnonymousProfile) -> Re
     let user = db::users::select_user_by_id(&transaction, new_user.id)
         .await?
         .ok_or_else(|| AuthError::internal("inserted anonymous user not found"))?;
-    let session = complete_signin(state, &transaction, user, SigninMethod::Anonymous).await?;
+    let session = complete_signin(state, &transaction, user, SigninMethod::Anonymous).await?.into_session()?;
     db::commit(transaction).await?;
     tracing::info!(user_id = %new_user.id, "anonymous user signed in");
     Ok(session)

@@ -13,8 +13,7 @@ use crate::domain::access::email_allowed;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::user::{NewUser, Profile, SignupOptions, User};
 use crate::error::AuthError;
-use crate::flows::Session;
-use crate::flows::session::{SigninMethod, complete_signin};
+use crate::flows::session::{SignedIn, SigninMethod, complete_signin};
 use crate::mail::{OutgoingEmail, Template, TemplateVariables};
 use crate::sms::{Sms, SmsError};
 use crate::state::AppState;
@@ -142,7 +141,7 @@ pub async fn send_email_otp(state: &AppState, email: Email, options: SignupOptio
 }
 
 /// `POST /signin/otp/email/verify`: a right code signs the user in; each wrong one counts.
-pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Result<Session, AuthError> {
+pub async fn verify_email_otp(state: &AppState, email: Email, otp: &str) -> Result<SignedIn, AuthError> {
     if !state.config.features.otp_email {
         return Err(AuthError::DisabledEndpoint);
     }
@@ -171,7 +170,7 @@ async fn check_code(
     attempt: CodeAttempt<'_>,
     method: SigninMethod,
     wrong: AuthError,
-) -> Result<Session, AuthError> {
+) -> Result<SignedIn, AuthError> {
     let right = match attempt.user_id {
         Some(user_id) => tickets::check_otp(state, &transaction, user_id, attempt.kind, attempt.otp).await?,
         None => false,
@@ -193,7 +192,7 @@ async fn sign_in_verified(
     transaction: deadpool_postgres::Transaction<'_>,
     user_id: Uuid,
     method: SigninMethod,
-) -> Result<Session, AuthError> {
+) -> Result<SignedIn, AuthError> {
     let user = db::users::select_user_by_id(&transaction, user_id)
         .await?
         .ok_or_else(|| AuthError::internal("verified user vanished"))?;
@@ -259,7 +258,7 @@ pub async fn send_sms_code(state: &AppState, raw_phone: &str, options: SignupOpt
 
 /// `POST /signin/passwordless/sms/otp`: a right code signs the user in; each wrong one counts. With Twilio
 /// Verify the provider checks the code, before any transaction is opened.
-pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Result<Session, AuthError> {
+pub async fn verify_sms_code(state: &AppState, raw_phone: &str, otp: &str) -> Result<SignedIn, AuthError> {
     let sms = sms(state)?;
     let phone = parse_phone(state, raw_phone)?;
     if sms.verifies_codes() {

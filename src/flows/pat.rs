@@ -91,7 +91,8 @@ pub async fn signin(state: &AppState, presented: &str) -> Result<Session, AuthEr
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
     let pat = db::pat::select_live_pat_user(&transaction, &token.hash(), now).await?.ok_or(AuthError::InvalidPat)?;
-    let session = complete_signin(state, &transaction, pat.user, SigninMethod::PersonalAccessToken).await?;
+    let session =
+        complete_signin(state, &transaction, pat.user, SigninMethod::PersonalAccessToken).await?.into_session()?;
     db::commit(transaction).await?;
     tracing::info!(user_id = %session.user.id, pat_id = %pat.id, "signed in with a personal access token");
     Ok(session)

@@ -324,8 +324,9 @@ pub struct CallbackRequest {
 /// What a successful callback hands back.
 pub struct Completed {
     pub redirect_to: String,
-    /// A new session, except for a link (the user keeps theirs).
-    pub refresh_token: Option<String>,
+    /// The new session's refresh token (or the second factor's ticket); nothing for a link (the user
+    /// keeps their session).
+    pub query: Vec<(&'static str, String)>,
     pub clear_cookie: StateCookie,
 }
 
@@ -375,9 +376,7 @@ pub async fn callback(state: &AppState, name: &str, request: CallbackRequest) ->
         return Err(refuse(&taken.redirect_to, AuthError::InvalidState, Some(clear)));
     }
     match finish(state, provider.as_ref(), state_value, &taken, &request.fields).await {
-        Ok(refresh_token) => {
-            Ok(Completed { redirect_to: taken.redirect_to.clone(), refresh_token, clear_cookie: clear })
-        }
+        Ok(query) => Ok(Completed { redirect_to: taken.redirect_to.clone(), query, clear_cookie: clear }),
         Err(error) => {
             let reason = error.to_string();
             let user_id = taken.link_user_id;
@@ -404,7 +403,7 @@ async fn finish(
     state_value: &str,
     taken: &db::oauth_states::TakenState,
     fields: &CallbackFields,
-) -> Result<Option<String>, AuthError> {
+) -> Result<Vec<(&'static str, String)>, AuthError> {
     let facts = provider.facts();
     if let Some(code) = fields.get("error") {
         let description = fields.get("error_description").cloned().unwrap_or_default();
@@ -435,21 +434,21 @@ async fn finish(
     let transaction = db::begin(&mut client).await?;
     let outcome =
         settle_account(state, &transaction, provider, &identity, &tokens, taken.link_user_id, options).await?;
-    let refresh_token = match outcome {
+    let query = match outcome {
         Settled::Linked { user_id } => {
             audit::record(state, &transaction, identity_event("provider.link", user_id, &facts.id, &identity)).await?;
-            None
+            Vec::new()
         }
         Settled::SignIn { user, method, signed_up } => {
             let user_id = user.id;
-            let session = complete_signin(state, &transaction, *user, method).await?;
+            let signed_in = complete_signin(state, &transaction, *user, method).await?;
             let name = if signed_up { "provider.signup" } else { "provider.signin" };
             audit::record(state, &transaction, identity_event(name, user_id, &facts.id, &identity)).await?;
-            Some(session.refresh_token.expose().to_string())
+            signed_in.redirect_query()
         }
     };
     db::commit(transaction).await?;
-    Ok(refresh_token)
+    Ok(query)
 }
 
 /// A provider error as the client may see it: the provider's own code for a refusal, a generic message

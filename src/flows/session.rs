@@ -20,6 +20,7 @@ use crate::domain::claims::postgres_array_literal;
 use crate::domain::user::User;
 use crate::domain::{Email, RefreshToken};
 use crate::error::AuthError;
+use crate::flows::mfa::MfaChallenge;
 use crate::jwt::{HasuraClaims, VerifiedToken};
 use crate::state::AppState;
 
@@ -114,6 +115,8 @@ pub enum SigninMethod {
     Provider,
     /// A sign-in provider whose verified address is the account's: proves the address, like a magic link.
     ProviderVerifiedEmail,
+    /// The second factor of a challenged sign-in (its first factor was checked before the challenge).
+    SecondFactor,
 }
 
 impl SigninMethod {
@@ -133,6 +136,7 @@ impl SigninMethod {
             SigninMethod::PersonalAccessToken => "personal-access-token",
             SigninMethod::Provider => "provider",
             SigninMethod::ProviderVerifiedEmail => "provider-verified-email",
+            SigninMethod::SecondFactor => "second-factor",
         }
     }
 
@@ -154,22 +158,57 @@ impl SigninMethod {
         matches!(self, SigninMethod::MagicLink | SigninMethod::EmailOtp | SigninMethod::ProviderVerifiedEmail)
     }
 
-    /// One factor only: refused for accounts that have a second factor. A personal access token was created
-    /// from a full session, and new or anonymous accounts have no second factor.
+    /// One factor only: challenged for accounts that have a second factor. A personal access token was
+    /// created from a full session, new or anonymous accounts have no second factor, and a second factor
+    /// is the second.
     fn is_single_factor(self) -> bool {
-        !matches!(self, SigninMethod::Signup | SigninMethod::Anonymous | SigninMethod::PersonalAccessToken)
+        !matches!(
+            self,
+            SigninMethod::Signup
+                | SigninMethod::Anonymous
+                | SigninMethod::PersonalAccessToken
+                | SigninMethod::SecondFactor
+        )
+    }
+}
+
+/// How a sign-in ended: a session, or a challenge for the account's second factor.
+pub enum SignedIn {
+    Session(Box<Session>),
+    SecondFactor(MfaChallenge),
+}
+
+impl SignedIn {
+    /// The session of a sign-in that cannot be challenged (a sign-up, an anonymous user, a personal access
+    /// token).
+    pub fn into_session(self) -> Result<Session, AuthError> {
+        match self {
+            SignedIn::Session(session) => Ok(*session),
+            SignedIn::SecondFactor(_) => Err(AuthError::internal("a sign-in without a second step was challenged")),
+        }
+    }
+
+    /// What a sign-in that ends in a browser redirect (a link, a provider) tells the application in the
+    /// query: the session's `refreshToken`, or the `mfaTicket` the application completes the sign-in with.
+    pub fn redirect_query(&self) -> Vec<(&'static str, String)> {
+        match self {
+            SignedIn::Session(session) => vec![("refreshToken", session.refresh_token.expose().to_string())],
+            SignedIn::SecondFactor(challenge) => {
+                vec![("mfaTicket", challenge.ticket.clone()), ("mfaType", "totp".to_string())]
+            }
+        }
     }
 }
 
 /// Where every sign-in ends, inside the caller's transaction: settles what the proof proved (a verified
-/// address or number; the takeover rule), checks the account, refuses accounts that need a second factor,
-/// and starts the session.
+/// address or number; the takeover rule), checks the account, challenges accounts that have a second
+/// factor, and starts the session.
 pub async fn complete_signin(
     state: &AppState,
     client: &impl GenericClient,
     mut user: User,
     method: SigninMethod,
-) -> Result<Session, AuthError> {
+) -> Result<SignedIn, AuthError> {
     if method.proves_email() && user.email.is_some() && !user.email_verified {
         db::users::lock_user(client, user.id).await?;
         if method.overrides_unverified_credentials() {
@@ -191,14 +230,9 @@ pub async fn complete_signin(
     }
     check_account(state, &user)?;
     if method.is_single_factor() && user.active_mfa_type.as_deref().is_some_and(|kind| !kind.is_empty()) {
-        tracing::warn!(
-            user_id = %user.id,
-            method = method.as_str(),
-            "sign-in refused: the account has a second factor, which must be checked"
-        );
-        return Err(AuthError::MfaRequired);
+        return Ok(SignedIn::SecondFactor(super::mfa::challenge(state, client, &user, method).await?));
     }
-    start(state, client, user).await
+    Ok(SignedIn::Session(Box::new(start(state, client, user).await?)))
 }
 
 /// Where a new refresh token goes: a new family (a sign-in) or the child of a rotated token.

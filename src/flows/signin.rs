@@ -7,15 +7,14 @@ use secrecy::SecretString;
 use crate::db;
 use crate::domain::Email;
 use crate::error::AuthError;
-use crate::flows::Session;
-use crate::flows::session::{SigninMethod, complete_signin};
+use crate::flows::session::{SignedIn, SigninMethod, complete_signin};
 use crate::state::AppState;
 
 pub async fn signin_email_password(
     state: &AppState,
     email: Email,
     password: SecretString,
-) -> Result<Session, AuthError> {
+) -> Result<SignedIn, AuthError> {
     crate::domain::password::check_presented_password(&password)?;
     let client = db::client(&state.pool).await?;
     let credentials = db::users::select_credentials_by_email(&client, email.as_str()).await?;

@@ -61,7 +61,7 @@ pub async fn signup_email_password(
         let user = db::users::select_user_by_id(&transaction, new_user.id)
             .await?
             .ok_or_else(|| AuthError::internal("inserted user not found"))?;
-        Some(complete_signin(state, &transaction, user, SigninMethod::Signup).await?)
+        Some(complete_signin(state, &transaction, user, SigninMethod::Signup).await?.into_session()?)
     };
     db::commit(transaction).await?;
     tracing::info!(user_id = %new_user.id, "user signed up");

@@ -88,13 +88,18 @@ pub async fn follow_link(state: &AppState, ticket: &str, redirect_to: Option<&st
         Ok(redirect_to) => redirect_to,
         Err(outcome) => return outcome,
     };
-    let result = use_link(state, ticket, &redirect_to)
-        .await
-        .map(|(kind, refresh_token)| vec![("refreshToken", refresh_token), ("type", kind.prefix().to_string())]);
+    let result = use_link(state, ticket, &redirect_to).await.map(|(kind, mut query)| {
+        query.push(("type", kind.prefix().to_string()));
+        query
+    });
     LinkOutcome { redirect_to, result }
 }
 
-async fn use_link(state: &AppState, ticket: &str, redirect_to: &str) -> Result<(LinkKind, String), AuthError> {
+async fn use_link(
+    state: &AppState,
+    ticket: &str,
+    redirect_to: &str,
+) -> Result<(LinkKind, Vec<(&'static str, String)>), AuthError> {
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
@@ -114,7 +119,7 @@ async fn use_link(state: &AppState, ticket: &str, redirect_to: &str) -> Result<(
         }
     };
     let user = db::users::select_user_by_id(&transaction, code.user_id).await?.ok_or(AuthError::InvalidTicket)?;
-    let session = complete_signin(state, &transaction, user, method).await?;
+    let signed_in = complete_signin(state, &transaction, user, method).await?;
     db::commit(transaction).await?;
-    Ok((kind, session.refresh_token.expose().to_string()))
+    Ok((kind, signed_in.redirect_query()))
 }

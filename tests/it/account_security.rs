@@ -1,7 +1,7 @@
 //! Account takeovers closed: proving an address by magic link or email code removes a password somebody
 //! else set on the never-verified account; email and password changes notify the owner, burn outstanding
 //! tickets and codes, and an email change can be undone from the old address; a reset by ticket ends every
-//! session and personal access token; accounts with a second factor never sign in with one factor.
+//! session and personal access token.
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -167,35 +167,6 @@ async fn a_reset_by_ticket_ends_every_session_and_pat_and_sends_a_notice() {
     assert_eq!(webhook.status, StatusCode::UNAUTHORIZED);
     assert_eq!(app.refresh(session["refreshToken"].as_str().unwrap()).await.status, StatusCode::UNAUTHORIZED);
     mail(&app, &maildev, "reset-pat@example.com", "password-changed", 1).await;
-}
-
-#[tokio::test]
-async fn an_adopted_account_with_a_second_factor_never_signs_in_with_one_factor() {
-    let (app, maildev) =
-        spawn(&[("AUTH_EMAIL_PASSWORDLESS_ENABLED", "true"), ("AUTH_OTP_EMAIL_ENABLED", "true")]).await;
-    let session = app.signed_up_session("mfa@example.com").await;
-    app.db
-        .connect()
-        .await
-        .execute("update auth.users set active_mfa_type = 'totp', totp_secret = 'JBSWY3DPEHPK3PXP'", &[])
-        .await
-        .unwrap();
-    let password = app.signin("mfa@example.com", PASSWORD).await;
-    assert_eq!(password.status, StatusCode::UNAUTHORIZED, "{}", password.text);
-    assert_eq!(password.error_code(), "mfa-required");
-
-    app.post("/signin/passwordless/email", json!({"email": "mfa@example.com"})).await;
-    let (_, params) =
-        follow(&app, &link_of(&mail(&app, &maildev, "mfa@example.com", "signinPasswordless", 1).await)).await;
-    assert_eq!(param(&params, "error"), Some("mfa-required"));
-    assert!(param(&params, "refreshToken").is_none());
-
-    app.post("/signin/otp/email", json!({"email": "mfa@example.com"})).await;
-    let code = code_in(&mail(&app, &maildev, "mfa@example.com", "signin-otp", 1).await);
-    let otp = app.post("/signin/otp/email/verify", json!({"email": "mfa@example.com", "otp": code})).await;
-    assert_eq!(otp.error_code(), "mfa-required");
-    // A session that already exists (signed in with both factors under nhost) keeps refreshing.
-    assert_eq!(app.refresh(session["refreshToken"].as_str().unwrap()).await.status, StatusCode::OK);
 }
 
 #[tokio::test]

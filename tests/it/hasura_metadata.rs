@@ -237,10 +237,12 @@ fn the_auth_tables_are_tracked_under_nhost_graphql_names() {
 }
 
 /// Tables of the migrated `auth` schema that are the service's own bookkeeping, never read through Hasura.
-const UNTRACKED_AUTH_TABLES: [&str; 7] = [
+const UNTRACKED_AUTH_TABLES: [&str; 9] = [
     "hauth_migrations",
     "code_guards",
     "email_outbox",
+    "mfa_recovery_codes",
+    "mfa_tickets",
     "one_time_codes",
     "organisations",
     "permissions",

@@ -18,6 +18,7 @@ mod hasura_webhook;
 mod jwt;
 mod lifecycle;
 mod mail;
+mod mfa;
 mod migrations;
 mod nself_adoption;
 mod pat;

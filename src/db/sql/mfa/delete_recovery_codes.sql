@@ -1,0 +1,1 @@
+delete from auth.mfa_recovery_codes where user_id = $1

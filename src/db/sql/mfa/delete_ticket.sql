@@ -1,0 +1,1 @@
+delete from auth.mfa_tickets where id = $1

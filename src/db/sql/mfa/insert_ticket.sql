@@ -1,0 +1,2 @@
+insert into auth.mfa_tickets (id, ticket_hash, user_id, kind, first_factor, created_at, expires_at)
+values ($1, $2, $3, $4, $5, $6, $7)

@@ -1,0 +1,1 @@
+update auth.users set active_mfa_type = $2 where id = $1
