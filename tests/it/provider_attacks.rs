@@ -1,7 +1,9 @@
 //! Attacks on provider sign-in, each refused: replayed, forged and expired state; a callback reaching
 //! another browser than the one that started; a code injected under another sign-in's state (wrong PKCE
 //! verifier) and a downgrade without PKCE; a wrong nonce; an ID token from another issuer; open redirects;
-//! link tickets reused or followed by somebody else; an identity already linked to another user.
+//! link tickets reused or followed by somebody else; an identity already linked to another user. For the nine
+//! providers of the stand-ins' catalog: what each authorization request carries, PKCE stripped from those that
+//! take it, a replayed nonce and another issuer from the OpenID ones.
 use chrono::TimeDelta;
 
 use crate::helpers::provider_flow::*;

@@ -629,12 +629,13 @@ async fn slacks_users_are_known_by_workspace_and_user_id() {
     assert_eq!(setup.app.count("select count(*) from auth.users").await, 2);
 }
 
-/// Signed in with `kind` (Slack with token rotation on), its tokens living 30 minutes: shorter than any of the
+/// Signed in with `kind` (with Slack's token rotation or Spotify's new refresh tokens when `rotation`), its
+/// tokens living 30 minutes: shorter than any of the
 /// nine's own, longer than the margin hauth refreshes ahead of expiry by.
-async fn signed_in(kind: StandinKind) -> (Setup, serde_json::Value) {
+async fn signed_in(kind: StandinKind, rotation: bool) -> (Setup, serde_json::Value) {
     let setup = Setup::new(kind, &[]).await;
     setup.provider_user("31337", &format!("refresh.{}@example.com", kind.id()), true);
-    if kind == StandinKind::Slack {
+    if rotation {
         setup.standin.token_rotation(true);
     }
     setup.standin.set_access_token_lifetime(1800);
@@ -652,8 +653,8 @@ async fn token_later(setup: &Setup, session: &mut serde_json::Value) -> Reply {
 
 /// Signs in, lets the provider token expire twice and asks hauth for it each time; returns the stand-in and
 /// the refresh tokens in the order they were presented.
-async fn refresh_twice(kind: StandinKind) -> (Setup, Vec<String>) {
-    let (setup, mut session) = signed_in(kind).await;
+async fn refresh_twice(kind: StandinKind, rotation: bool) -> (Setup, Vec<String>) {
+    let (setup, mut session) = signed_in(kind, rotation).await;
     let path = format!("/user/providers/{}/token", setup.name);
     let mut previous = setup.app.get(&path, Some(&access_token(&session))).await.body["accessToken"].clone();
     assert_eq!(setup.standin.token_calls().refresh, 0, "a fresh token is handed out as it is");
@@ -683,17 +684,20 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
         StandinKind::Twitch,
         StandinKind::Bitbucket,
         StandinKind::Slack,
+        StandinKind::Spotify,
     ] {
-        let (setup, presented) = refresh_twice(kind).await;
+        let (setup, presented) = refresh_twice(kind, matches!(kind, StandinKind::Slack | StandinKind::Spotify)).await;
         assert_eq!(presented.len(), 2, "{kind:?}: the second refresh used the rotated token");
-        assert!(presented.iter().all(|token| !setup.standin.is_refresh_token_live(token)), "both were rotated away");
+        // Spotify's old refresh tokens keep working when it hands out a new one; the others' die.
+        let dead = presented.iter().filter(|token| !setup.standin.is_refresh_token_live(token)).count();
+        assert_eq!(dead, if kind == StandinKind::Spotify { 0 } else { 2 }, "{kind:?}");
         assert!(setup.standin.token_calls().refresh_by_token.values().all(|uses| *uses == 1));
     }
 }
 
 #[tokio::test]
 async fn spotifys_refresh_token_is_kept_when_a_refresh_returns_none() {
-    let (setup, presented) = refresh_twice(StandinKind::Spotify).await;
+    let (setup, presented) = refresh_twice(StandinKind::Spotify, false).await;
     assert_eq!(presented.len(), 1, "the same refresh token both times");
     assert_eq!(setup.standin.token_calls().refresh_by_token[&presented[0]], 2);
     assert!(setup.standin.is_refresh_token_live(&presented[0]));
@@ -702,7 +706,7 @@ async fn spotifys_refresh_token_is_kept_when_a_refresh_returns_none() {
 #[tokio::test]
 async fn a_refused_refresh_asks_for_a_new_sign_in_whatever_shape_the_refusal_has() {
     for &kind in NINE.iter().filter(|kind| !matches!(kind, StandinKind::Facebook | StandinKind::Linkedin)) {
-        let (setup, mut session) = signed_in(kind).await;
+        let (setup, mut session) = signed_in(kind, kind == StandinKind::Slack).await;
         setup.standin.revoke_every_refresh_token();
         let refused = token_later(&setup, &mut session).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{kind:?}: {}", refused.text);
@@ -718,7 +722,7 @@ async fn a_refused_refresh_asks_for_a_new_sign_in_whatever_shape_the_refusal_has
 #[tokio::test]
 async fn facebook_and_linkedin_tokens_that_expire_ask_for_a_new_sign_in() {
     for kind in [StandinKind::Facebook, StandinKind::Linkedin] {
-        let (setup, mut session) = signed_in(kind).await;
+        let (setup, mut session) = signed_in(kind, false).await;
         let fresh =
             setup.app.get(&format!("/user/providers/{}/token", setup.name), Some(&access_token(&session))).await;
         assert_eq!(fresh.status, StatusCode::OK, "{kind:?}: {}", fresh.text);
@@ -737,14 +741,28 @@ async fn unverified_linkedin_slack_twitch_and_gitlab_addresses_never_join_an_exi
 }
 
 #[tokio::test]
-async fn each_providers_picture_becomes_the_avatar() {
-    // Discord's avatar is a hash (see above); Spotify's is the largest of its images.
-    for &kind in NINE.iter().filter(|kind| **kind != StandinKind::Discord) {
+async fn each_provider_names_its_user_by_a_stable_id_and_gives_the_picture_as_avatar() {
+    for &kind in NINE {
         let setup = Setup::new(kind, &[]).await;
         setup.provider_user("5150", "picture@example.com", true);
         let landed = sign_in_as(&setup, &format!("/signin/provider/{}", setup.name)).await;
         let session = session_of(&setup.app, &landed).await;
-        assert_eq!(session["user"]["avatarUrl"], "https://images.example/ada.png", "{kind:?}");
+        // Discord's avatar is a hash (see above), none here, so hauth's default; Spotify's is the largest of its
+        // images.
+        let avatar = session["user"]["avatarUrl"].as_str().unwrap_or_default();
+        if kind == StandinKind::Discord {
+            assert!(avatar.starts_with("https://www.gravatar.com/"), "{avatar}");
+        } else {
+            assert_eq!(avatar, "https://images.example/ada.png", "{kind:?}");
+        }
+        let expected_id = match kind {
+            StandinKind::Bitbucket => bitbucket_uuid("5150"),
+            StandinKind::Slack => format!("{SLACK_DEFAULT_TEAM_ID}-U5150"),
+            _ => "5150".to_string(),
+        };
+        let stored = setup.app.rows("select provider_id, provider_user_id from auth.user_providers", &[]).await;
+        assert_eq!(stored[0].get::<_, String>(0), kind.id());
+        assert_eq!(stored[0].get::<_, String>(1), expected_id, "{kind:?}");
     }
 }
 

@@ -1,7 +1,9 @@
 //! Sign-in with providers, end to end against stand-ins that enforce each provider's rules (client
 //! authentication, PKCE, exact `redirect_uri`, Apple's client-secret JWT and form_post, GitHub's form
-//! bodies, Microsoft's tenant issuer): the browser's redirects are followed by hand, with the cookies hauth
-//! sets, and every outcome is checked through the API and in the database.
+//! bodies, Microsoft's tenant issuer, and the rules of the nine in the stand-ins' catalog: Facebook, X,
+//! LinkedIn, Slack, Discord, Twitch, GitLab, Bitbucket, Spotify): the browser's redirects are followed by hand,
+//! with the cookies hauth sets, and every outcome is checked through the API and in the database. What only
+//! the nine do is in `provider_catalog`.
 use chrono::TimeDelta;
 use poem::http::StatusCode;
 use serde_json::json;
