@@ -22,6 +22,8 @@ mod migrations;
 mod pat;
 mod postgres_tls;
 mod provider_attacks;
+mod provider_idtoken;
+mod provider_mobile;
 mod provider_oidc;
 mod providers;
 mod sdk;
