@@ -2,7 +2,8 @@
 //! cannot express, so that the document says what the service enforces:
 //! - request objects refuse unknown fields (`additionalProperties: false`; Hasura's webhook body excepted);
 //! - `email` and `newEmail` are email addresses, `metadata` is an object;
-//! - a password being set is between the configured minimum length and 50 characters.
+//! - a password being set is between the configured minimum length and 50 characters;
+//! - a PKCE verifier is 43 to 128 unreserved characters (RFC 7636 §4.1).
 //!
 //! It is built once at start, served at `/openapi.json` and inside the `/docs` page, and gives the `Allow`
 //! header of a `405`.
@@ -45,6 +46,11 @@ pub fn publish(spec: &str, config: &Config) -> Value {
                     if NEW_PASSWORD_SCHEMAS.contains(&name.as_str()) {
                         rules.insert("minLength".into(), json!(config.passwords.min_length));
                     }
+                }
+                "codeVerifier" | "code_verifier" => {
+                    rules.insert("minLength".into(), json!(43));
+                    rules.insert("maxLength".into(), json!(128));
+                    rules.insert("pattern".into(), json!("^[A-Za-z0-9._~-]+$"));
                 }
                 _ => {}
             }

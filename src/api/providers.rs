@@ -7,6 +7,11 @@
 //!   `GET /user/providers/{provider}/token`, and `GET /admin/users/{id}/providers/{provider}/token` with the
 //!   admin secret.
 //!
+//! - Mobile apps: `POST /signin/idtoken` and `POST /link/idtoken` take an ID token from Apple's or Google's
+//!   SDK on the device; a start with the app's own `code_challenge` (S256) returns a one-time `code` to the
+//!   app, redeemed at `POST /token/exchange` (`{code, codeVerifier}` → `{session}`) or nself's
+//!   `POST /oauth/{provider}/token` (`{code, code_verifier}` → `{token, …session}`).
+//!
 //! The start URL may carry nhost's `connect=<access token>`: it is read here and never logged (the request
 //! log holds the path only), and the answer tells the browser not to send it on as a referrer.
 use std::collections::HashMap;
@@ -23,10 +28,12 @@ use super::ApiTags;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::redirect::{error_params, location};
+use super::schemas::{SecretField, SessionBody, SessionPayload, SignInResponseBody, SignUpOptionsBody};
 use super::security::BearerAuth;
 use crate::domain::user::SignupOptions;
 use crate::error::AuthError;
 use crate::flows;
+use crate::flows::id_token::IdTokenRequest;
 use crate::flows::providers::{CallbackRequest, Entry, StartRequest, StateCookie};
 use crate::state::AppState;
 
@@ -77,6 +84,8 @@ struct StartQuery {
     redirect_to: Option<String>,
     connect: Option<String>,
     link_ticket: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
 }
 
 impl StartQuery {
@@ -93,6 +102,8 @@ impl StartQuery {
             redirect_to: take("redirectTo"),
             connect: take("connect"),
             link_ticket: take("linkTicket"),
+            code_challenge: take("code_challenge"),
+            code_challenge_method: take("code_challenge_method"),
         }
     }
 
@@ -107,6 +118,8 @@ impl StartQuery {
         let allowed_roles = self
             .allowed_roles
             .map(|raw| raw.split(',').map(str::trim).filter(|role| !role.is_empty()).map(str::to_string).collect());
+        let app_challenge =
+            flows::providers::app_challenge(self.code_challenge.as_deref(), self.code_challenge_method.as_deref())?;
         Ok(StartRequest {
             options: SignupOptions {
                 allowed_roles,
@@ -118,6 +131,7 @@ impl StartQuery {
             },
             connect: self.connect.filter(|token| !token.is_empty()).map(SecretString::from),
             link_ticket: self.link_ticket.filter(|ticket| !ticket.is_empty()).map(SecretString::from),
+            app_challenge,
         })
     }
 }
@@ -186,8 +200,8 @@ impl ProviderSigninApi {
         let request = CallbackRequest { fields, cookies: cookies(req) };
         match flows::providers::callback(&self.state, provider, request).await {
             Ok(done) => {
-                let params: Vec<(&str, &str)> =
-                    done.query.iter().map(|(name, value)| (*name, value.as_str())).collect();
+                let query = done.handed.query();
+                let params: Vec<(&str, &str)> = query.iter().map(|(name, value)| (*name, *value)).collect();
                 found(location(&done.redirect_to, &params), Some(&done.clear_cookie))
             }
             Err(failure) => {
@@ -237,6 +251,13 @@ impl ProviderSigninApi {
         /// A ticket from `POST /user/providers/{provider}/link`.
         #[oai(name = "linkTicket")]
         _link_ticket: Query<Option<String>>,
+        /// A mobile app's PKCE challenge (RFC 7636): the app gets a one-time `code` on `redirectTo` instead of
+        /// a refresh token, and redeems it with its verifier at `POST /token/exchange`.
+        #[oai(name = "code_challenge")]
+        _code_challenge: Query<Option<String>>,
+        /// `S256`, the only method taken.
+        #[oai(name = "code_challenge_method")]
+        _code_challenge_method: Query<Option<String>>,
     ) -> Result<ProviderRedirect, ApiError> {
         // The parameters above document the query; it is read in one place for both paths.
         self.start(&provider.0, Entry::Nhost, StartQuery::parse(req)).await
@@ -278,7 +299,19 @@ impl ProviderSigninApi {
     /// The same as `GET /signin/provider/{provider}`, for deployments whose callback URLs are registered
     /// under `/oauth/{provider}/callback`.
     #[oai(path = "/oauth/:provider", method = "get", operation_id = "oauthStart")]
-    async fn oauth_start(&self, req: &Request, provider: Path<String>) -> Result<ProviderRedirect, ApiError> {
+    async fn oauth_start(
+        &self,
+        req: &Request,
+        provider: Path<String>,
+        #[oai(name = "redirectTo")] _redirect_to: Query<Option<String>>,
+        /// A mobile app's PKCE challenge: the app gets a one-time `code` on `redirectTo`, redeemed at
+        /// `POST /oauth/{provider}/token`.
+        #[oai(name = "code_challenge")]
+        _code_challenge: Query<Option<String>>,
+        /// `S256`, the only method taken.
+        #[oai(name = "code_challenge_method")]
+        _code_challenge_method: Query<Option<String>>,
+    ) -> Result<ProviderRedirect, ApiError> {
         self.start(&provider.0, Entry::Nself, StartQuery::parse(req)).await
     }
 
@@ -288,6 +321,63 @@ impl ProviderSigninApi {
     #[oai(path = "/oauth/:provider/callback", method = "get", operation_id = "oauthCallbackGet")]
     async fn oauth_callback_get(&self, req: &Request, provider: Path<String>) -> ProviderRedirect {
         self.callback(&provider.0, req, query_fields(req)).await
+    }
+
+    /// Sign in with an ID token
+    ///
+    /// An ID token an app got from Apple's or Google's SDK on the device, with the raw nonce it generated
+    /// (the token carries its SHA-256 in hex). Signs up, or joins the account of an address the provider
+    /// verified, as the browser flow does. A refused token is 400 `invalid-request`.
+    #[oai(path = "/signin/idtoken", method = "post", operation_id = "signInIdToken")]
+    async fn signin_id_token(
+        &self,
+        body: JsonBody<SignInIdTokenRequest>,
+    ) -> Result<Json<SignInResponseBody>, ApiError> {
+        let body = body.0;
+        let options: SignupOptions = body.options.unwrap_or_default().into();
+        let request =
+            IdTokenRequest { provider: body.provider.name().into(), id_token: body.id_token.0, nonce: body.nonce };
+        let signed_in = flows::id_token::sign_in(&self.state, request, options).await?;
+        Ok(Json(signed_in.into()))
+    }
+
+    /// Redeem a mobile sign-in code
+    ///
+    /// The one-time `code` a sign-in started with `code_challenge` returned to the app, with the verifier
+    /// the challenge was made from. Works once, within three minutes; a wrong verifier spends the code.
+    #[oai(path = "/token/exchange", method = "post", operation_id = "exchangeToken")]
+    async fn token_exchange(&self, body: JsonBody<TokenExchangeRequest>) -> Result<Json<SessionPayload>, ApiError> {
+        let body = body.0;
+        let session = flows::providers::redeem_exchange_code(
+            &self.state,
+            body.code.0.expose_secret(),
+            body.code_verifier.0.expose_secret(),
+            None,
+        )
+        .await?;
+        Ok(Json(SessionPayload { session: Some(session.into()) }))
+    }
+
+    /// Redeem a mobile sign-in code (nself path)
+    ///
+    /// The same as `POST /token/exchange`, in nself's shape: `token` is the access token, next to the
+    /// session's fields.
+    #[oai(path = "/oauth/:provider/token", method = "post", operation_id = "oauthToken")]
+    async fn oauth_token(
+        &self,
+        provider: Path<String>,
+        body: JsonBody<NselfTokenRequest>,
+    ) -> Result<Json<NselfTokenResponse>, ApiError> {
+        let body = body.0;
+        let session = flows::providers::redeem_exchange_code(
+            &self.state,
+            body.code.0.expose_secret(),
+            body.code_verifier.0.expose_secret(),
+            Some(&provider.0),
+        )
+        .await?;
+        let session: SessionBody = session.into();
+        Ok(Json(NselfTokenResponse { token: session.access_token.clone(), session }))
     }
 
     /// Provider callback, form post (nself path)
@@ -300,6 +390,77 @@ impl ProviderSigninApi {
     ) -> Result<ProviderRedirect, ApiError> {
         Ok(self.callback(&provider.0, req, form.0.into_fields()).await)
     }
+}
+
+/// The providers whose apps sign in with an ID token.
+#[derive(poem_openapi::Enum, serde::Deserialize, Clone, Copy)]
+#[oai(rename = "IdTokenProvider", rename_all = "lowercase")]
+#[serde(rename_all = "lowercase")]
+pub enum IdTokenProvider {
+    Apple,
+    Google,
+}
+
+impl IdTokenProvider {
+    fn name(self) -> &'static str {
+        match self {
+            IdTokenProvider::Apple => "apple",
+            IdTokenProvider::Google => "google",
+        }
+    }
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "SignInIdTokenRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInIdTokenRequest {
+    pub provider: IdTokenProvider,
+    /// The ID token from the provider's SDK.
+    pub id_token: SecretField,
+    /// The raw nonce the app generated; the token's `nonce` claim is its SHA-256 in hex.
+    pub nonce: Option<String>,
+    pub options: Option<SignUpOptionsBody>,
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "LinkIdTokenRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkIdTokenRequest {
+    pub provider: IdTokenProvider,
+    /// The ID token from the provider's SDK.
+    pub id_token: SecretField,
+    /// The raw nonce the app generated; the token's `nonce` claim is its SHA-256 in hex.
+    pub nonce: Option<String>,
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "TokenExchangeRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenExchangeRequest {
+    /// The one-time code the sign-in returned to the app.
+    pub code: SecretField,
+    /// The PKCE verifier the app's `code_challenge` was made from.
+    pub code_verifier: SecretField,
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "OauthTokenRequest", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct NselfTokenRequest {
+    /// The one-time code the sign-in returned to the app.
+    pub code: SecretField,
+    /// The PKCE verifier the app's `code_challenge` was made from.
+    pub code_verifier: SecretField,
+}
+
+/// nself's answer: `token` is the access token; the session's fields come with it.
+#[derive(Object)]
+#[oai(rename = "OauthTokenResponse")]
+pub struct NselfTokenResponse {
+    /// The access token.
+    pub token: String,
+    #[oai(flatten)]
+    pub session: SessionBody,
 }
 
 #[derive(Object, serde::Deserialize)]
@@ -388,6 +549,24 @@ impl ProviderUserApi {
         )
         .await?;
         Ok(Json(LinkResponse { url }))
+    }
+
+    /// Link a provider with an ID token
+    ///
+    /// Links the identity in an ID token from Apple's or Google's SDK on the device to the caller. Refused
+    /// when that identity belongs to another user (409 `provider-already-linked`).
+    #[oai(path = "/link/idtoken", method = "post", operation_id = "linkIdToken")]
+    async fn link_id_token(
+        &self,
+        auth: BearerAuth,
+        body: JsonBody<LinkIdTokenRequest>,
+    ) -> Result<Json<String>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        let body = body.0;
+        let request =
+            IdTokenRequest { provider: body.provider.name().into(), id_token: body.id_token.0, nonce: body.nonce };
+        flows::id_token::link(&self.state, bearer.claims.user_id, bearer.claims.is_anonymous, request).await?;
+        Ok(Json("OK".to_string()))
     }
 
     /// List linked providers

@@ -6,6 +6,7 @@ pub mod code_guard;
 pub mod config;
 pub mod deanonymize;
 pub mod email_change;
+pub mod id_token;
 pub mod mfa;
 pub mod nself_adoption;
 pub mod password;

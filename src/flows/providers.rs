@@ -14,6 +14,12 @@
 //!
 //! Every outcome is a redirect to the application, with `refreshToken` or with `error`; provider tokens are
 //! stored sealed (see [`super::provider_tokens`]).
+//!
+//! A mobile app that starts with its own PKCE challenge (RFC 7636, S256 only) gets a one-time `code` on its
+//! return URL instead of a refresh token: a URL handed to a custom scheme may reach another app. The code
+//! lives a few minutes in `auth.one_time_codes` (hashed, with the session's refresh token sealed under the
+//! code itself) and is redeemed once, with the verifier, by [`redeem_exchange_code`]. ID tokens an app got
+//! from a provider's SDK go through the same account rules ([`conclude`], used by [`super::id_token`]).
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -22,7 +28,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Event};
 use super::provider_tokens::{self, seal_token_set};
-use super::session::{SigninMethod, complete_signin};
+use super::session::{SignedIn, SigninMethod, complete_signin};
 use crate::db;
 use crate::db::user_providers::NewIdentity;
 use crate::domain::user::{NewUser, SignupOptions, check_display_name};
@@ -37,6 +43,11 @@ pub const STATE_LIFETIME_SECONDS: i64 = 600;
 pub const LINK_TICKET_KIND: &str = "linkProvider";
 const LINK_TICKET_LIFETIME_SECONDS: i64 = 600;
 const SEALED_STATE_CONTEXT: &[u8] = b"hauth oauth state";
+/// The one-time code kind of a mobile sign-in's exchange code.
+pub const EXCHANGE_CODE_KIND: &str = "mobileSignIn";
+/// How long an app has to redeem its code: it is redeemed right after the redirect reaches the app.
+const EXCHANGE_CODE_LIFETIME_SECONDS: i64 = 180;
+const SEALED_SESSION_CONTEXT: &[u8] = b"hauth mobile sign-in code";
 
 /// Which path a flow came in by: the callback given to the provider is the same path's, so callback URLs
 /// registered for nhost (`/signin/provider/…`) and for nself (`/oauth/…`) both keep working.
@@ -63,6 +74,31 @@ pub struct StartRequest {
     pub connect: Option<SecretString>,
     /// A link ticket from `POST /user/providers/{provider}/link`.
     pub link_ticket: Option<SecretString>,
+    /// A mobile app's own PKCE challenge (S256, checked by [`app_challenge`]): the sign-in returns a
+    /// one-time code for it rather than a refresh token.
+    pub app_challenge: Option<String>,
+}
+
+/// The app's `code_challenge` and `code_challenge_method` as sent: only S256 challenges (43 base64url
+/// characters, RFC 7636 §4.2) are taken; `plain` would put the verifier itself in a URL.
+pub fn app_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<Option<String>, AuthError> {
+    match (challenge.filter(|c| !c.is_empty()), method.filter(|m| !m.is_empty())) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(AuthError::InvalidRequest("code_challenge_method needs a code_challenge".into())),
+        (Some(_), method) if method != Some("S256") => {
+            Err(AuthError::InvalidRequest("code_challenge_method must be S256".into()))
+        }
+        (Some(challenge), _) => {
+            let well_formed =
+                challenge.len() == 43 && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !well_formed {
+                return Err(AuthError::InvalidRequest(
+                    "code_challenge must be the unpadded base64url SHA-256 of the verifier (43 characters)".into(),
+                ));
+            }
+            Ok(Some(challenge.to_string()))
+        }
+    }
 }
 
 /// The cookie binding a sign-in to the browser that started it. It holds the state's hash, never the state.
@@ -99,6 +135,9 @@ pub struct Failure {
 struct Sealed {
     verifier: Option<String>,
     nonce: Option<String>,
+    /// The app's own PKCE challenge, for a mobile sign-in.
+    #[serde(default)]
+    app_challenge: Option<String>,
 }
 
 fn random_token(state: &AppState) -> String {
@@ -183,12 +222,16 @@ async fn begin(
         (Some(token), None) => Some(connecting_user(state, token)?),
         (None, None) => None,
     };
+    if link_user_id.is_some() && request.app_challenge.is_some() {
+        return Err(AuthError::InvalidRequest("a link returns no session: it takes no code_challenge".into()));
+    }
     let state_value = random_token(state);
     let hash = state_hash(&state_value);
     let verifier = facts.pkce.then(|| random_token(state));
     let nonce = facts.nonce.then(|| random_token(state));
     let callback = callback_url(state, entry, name);
-    let sealed_parts = Sealed { verifier: verifier.clone(), nonce: nonce.clone() };
+    let sealed_parts =
+        Sealed { verifier: verifier.clone(), nonce: nonce.clone(), app_challenge: request.app_challenge.clone() };
     let plaintext = serde_json::to_vec(&sealed_parts).map_err(AuthError::internal)?;
     let sealed_bytes = sealed::seal_under_secret(state_value.as_bytes(), SEALED_STATE_CONTEXT, &plaintext);
     let mut options = request.options;
@@ -324,10 +367,32 @@ pub struct CallbackRequest {
 /// What a successful callback hands back.
 pub struct Completed {
     pub redirect_to: String,
-    /// The new session's refresh token (or the second factor's ticket); nothing for a link (the user
-    /// keeps their session).
-    pub query: Vec<(&'static str, String)>,
+    pub handed: Handed,
     pub clear_cookie: StateCookie,
+}
+
+/// What the application gets on its redirect.
+pub enum Handed {
+    /// A link: the user keeps their session.
+    Nothing,
+    /// The new session's refresh token.
+    RefreshToken(String),
+    /// A mobile sign-in: the one-time code the app redeems with its PKCE verifier.
+    ExchangeCode(String),
+    /// The account has a second factor: the ticket of the challenged sign-in.
+    SecondFactor(String),
+}
+
+impl Handed {
+    /// The query parameters the application gets.
+    pub fn query(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Handed::Nothing => Vec::new(),
+            Handed::RefreshToken(token) => vec![("refreshToken", token)],
+            Handed::ExchangeCode(code) => vec![("code", code)],
+            Handed::SecondFactor(ticket) => vec![("mfaTicket", ticket), ("mfaType", "totp")],
+        }
+    }
 }
 
 /// Finishes a sign-in or link at the provider's callback.
@@ -376,7 +441,7 @@ pub async fn callback(state: &AppState, name: &str, request: CallbackRequest) ->
         return Err(refuse(&taken.redirect_to, AuthError::InvalidState, Some(clear)));
     }
     match finish(state, provider.as_ref(), state_value, &taken, &request.fields).await {
-        Ok(query) => Ok(Completed { redirect_to: taken.redirect_to.clone(), query, clear_cookie: clear }),
+        Ok(handed) => Ok(Completed { redirect_to: taken.redirect_to.clone(), handed, clear_cookie: clear }),
         Err(error) => {
             let reason = error.to_string();
             let user_id = taken.link_user_id;
@@ -395,15 +460,15 @@ fn failure_event<'a>(user_id: Option<Uuid>, provider: &'a str, reason: &str) -> 
     }
 }
 
-/// After the state checked out: the code exchange, the identity, the account. Returns the new session's
-/// refresh token (none for a link).
+/// After the state checked out: the code exchange, the identity, the account. Returns what the application
+/// gets: the new session's refresh token, a mobile app's exchange code, or nothing for a link.
 async fn finish(
     state: &AppState,
     provider: &dyn Provider,
     state_value: &str,
     taken: &db::oauth_states::TakenState,
     fields: &CallbackFields,
-) -> Result<Vec<(&'static str, String)>, AuthError> {
+) -> Result<Handed, AuthError> {
     let facts = provider.facts();
     if let Some(code) = fields.get("error") {
         let description = fields.get("error_description").cloned().unwrap_or_default();
@@ -432,23 +497,144 @@ async fn finish(
     let options: SignupOptions = serde_json::from_value(taken.options.clone()).unwrap_or_default();
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
-    let outcome =
-        settle_account(state, &transaction, provider, &identity, &tokens, taken.link_user_id, options).await?;
-    let query = match outcome {
-        Settled::Linked { user_id } => {
-            audit::record(state, &transaction, identity_event("provider.link", user_id, &facts.id, &identity)).await?;
-            Vec::new()
-        }
-        Settled::SignIn { user, method, signed_up } => {
-            let user_id = user.id;
-            let signed_in = complete_signin(state, &transaction, *user, method).await?;
-            let name = if signed_up { "provider.signup" } else { "provider.signin" };
-            audit::record(state, &transaction, identity_event(name, user_id, &facts.id, &identity)).await?;
-            signed_in.redirect_query()
+    let session =
+        conclude(state, &transaction, provider, &identity, Some(&tokens), taken.link_user_id, options).await?;
+    let handed = match (session, sealed.app_challenge) {
+        (None, _) => Handed::Nothing,
+        (Some(SignedIn::SecondFactor(challenge)), _) => Handed::SecondFactor(challenge.ticket),
+        (Some(SignedIn::Session(session)), None) => Handed::RefreshToken(session.refresh_token.expose().to_string()),
+        (Some(SignedIn::Session(session)), Some(challenge)) => {
+            Handed::ExchangeCode(issue_exchange_code(state, &transaction, &facts.id, &challenge, &session).await?)
         }
     };
     db::commit(transaction).await?;
-    Ok(query)
+    Ok(handed)
+}
+
+/// Where every provider identity ends, in the caller's transaction: the account rules ([`settle_account`]),
+/// then a link or a session through [`complete_signin`], recorded in the audit log. `tokens` is what the
+/// provider's token endpoint answered (none for an ID token an app posted). Returns the new session (none
+/// for a link).
+pub async fn conclude(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    provider: &dyn Provider,
+    identity: &Identity,
+    tokens: Option<&providers::TokenSet>,
+    link_user_id: Option<Uuid>,
+    options: SignupOptions,
+) -> Result<Option<SignedIn>, AuthError> {
+    let facts = provider.facts();
+    match settle_account(state, client, provider, identity, tokens, link_user_id, options).await? {
+        Settled::Linked { user_id } => {
+            audit::record(state, client, identity_event("provider.link", user_id, &facts.id, identity)).await?;
+            Ok(None)
+        }
+        Settled::SignIn { user, method, signed_up } => {
+            let user_id = user.id;
+            let session = complete_signin(state, client, *user, method).await?;
+            let name = if signed_up { "provider.signup" } else { "provider.signin" };
+            audit::record(state, client, identity_event(name, user_id, &facts.id, identity)).await?;
+            Ok(Some(session))
+        }
+    }
+}
+
+/// Stores the one-time code a mobile app redeems for `session`: its hash, the app's challenge, and the
+/// session's refresh token sealed under the code (the row alone cannot be redeemed).
+async fn issue_exchange_code(
+    state: &AppState,
+    client: &impl deadpool_postgres::GenericClient,
+    provider_id: &str,
+    challenge: &str,
+    session: &super::Session,
+) -> Result<String, AuthError> {
+    use base64::Engine as _;
+    let code = OpaqueToken::generate(&state.random);
+    let sealed_session = sealed::seal_under_secret(
+        code.expose().as_bytes(),
+        SEALED_SESSION_CONTEXT,
+        session.refresh_token.expose().as_bytes(),
+    );
+    let now = state.clock.now();
+    db::tickets::insert_one_time_code(
+        client,
+        &db::tickets::NewCode {
+            user_id: session.user.id,
+            kind: EXCHANGE_CODE_KIND,
+            code_hash: &code.hash(),
+            created_at: now,
+            expires_at: now + TimeDelta::seconds(EXCHANGE_CODE_LIFETIME_SECONDS),
+            payload: serde_json::json!({
+                "provider": provider_id,
+                "challenge": challenge,
+                "session": base64::engine::general_purpose::STANDARD.encode(sealed_session),
+            }),
+        },
+    )
+    .await?;
+    Ok(code.expose().to_string())
+}
+
+/// Whether `verifier` is one RFC 7636 allows (43 to 128 unreserved characters).
+pub fn well_formed_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// `POST /token/exchange` (and nself's `POST /oauth/{provider}/token`, which names the provider): the session
+/// behind a mobile sign-in's one-time code, for the holder of the verifier its challenge was made from. Any
+/// use spends the code; a wrong verifier also ends the session it stood for (somebody else holds the code).
+pub async fn redeem_exchange_code(
+    state: &AppState,
+    code: &str,
+    verifier: &str,
+    provider: Option<&str>,
+) -> Result<super::Session, AuthError> {
+    use base64::Engine as _;
+    if !well_formed_verifier(verifier) {
+        return Err(AuthError::InvalidRequest(
+            "codeVerifier must be 43 to 128 characters: letters, digits, '-', '.', '_', '~'".into(),
+        ));
+    }
+    let code = OpaqueToken::parse(code).ok_or(AuthError::InvalidTicket)?;
+    let now = state.clock.now();
+    let mut client = db::client(&state.pool).await?;
+    let transaction = db::begin(&mut client).await?;
+    let stored = db::tickets::select_code_by_hash_for_update(&transaction, &code.hash())
+        .await?
+        .filter(|stored| stored.kind == EXCHANGE_CODE_KIND && stored.used_at.is_none() && stored.expires_at > now)
+        .ok_or(AuthError::InvalidTicket)?;
+    db::tickets::mark_code_used(&transaction, stored.id, now).await?;
+    let text = |name: &str| stored.payload.get(name).and_then(|value| value.as_str()).unwrap_or_default().to_string();
+    let refresh_token = base64::engine::general_purpose::STANDARD
+        .decode(text("session"))
+        .ok()
+        .and_then(|sealed| sealed::open_under_secret(code.expose().as_bytes(), SEALED_SESSION_CONTEXT, &sealed))
+        .and_then(|plaintext| String::from_utf8(plaintext).ok())
+        .ok_or_else(|| AuthError::internal("a mobile sign-in code's session cannot be opened"))?;
+    let challenge_met = providers::oauth::pkce_challenge(verifier) == text("challenge");
+    let provider_matches = match provider {
+        None => true,
+        Some(name) => state.providers.find(name).is_some_and(|found| found.facts().id == text("provider")),
+    };
+    if !challenge_met || !provider_matches {
+        // The code reached somebody without the verifier: the session it stood for ends with it.
+        if let Some(token) = crate::domain::RefreshToken::parse(&refresh_token) {
+            let hash = token.hash();
+            if db::refresh_tokens::lock_token_owner(&transaction, &hash).await?.is_some() {
+                db::refresh_tokens::delete_refresh_token_family(&transaction, &hash).await?;
+            }
+        }
+        db::commit(transaction).await?;
+        let reason = if challenge_met { "exchange code redeemed for another provider" } else { "wrong PKCE verifier" };
+        tracing::warn!(user_id = %stored.user_id, reason, "mobile sign-in code refused and burnt");
+        let provider_id = text("provider");
+        audit::record_detached(state, failure_event(Some(stored.user_id), &provider_id, reason)).await;
+        return Err(AuthError::InvalidTicket);
+    }
+    db::commit(transaction).await?;
+    super::session::refresh(state, &refresh_token).await
 }
 
 /// A provider error as the client may see it: the provider's own code for a refusal, a generic message
@@ -490,7 +676,7 @@ async fn settle_account(
     client: &impl deadpool_postgres::GenericClient,
     provider: &dyn Provider,
     identity: &Identity,
-    tokens: &providers::TokenSet,
+    tokens: Option<&providers::TokenSet>,
     link_user_id: Option<Uuid>,
     options: SignupOptions,
 ) -> Result<Settled, AuthError> {
@@ -501,9 +687,12 @@ async fn settle_account(
         if link_user_id.is_some_and(|target| target != stored.user_id) {
             return Err(AuthError::ProviderAlreadyLinked);
         }
-        let keys = provider_tokens::keys(state)?;
-        let sealed = seal_token_set(keys, stored.id, tokens, None, now);
-        db::user_providers::update_identity_tokens(client, stored.id, &sealed.as_tokens()).await?;
+        // An ID token posted by an app comes without provider tokens: the stored ones stay.
+        if let Some(tokens) = tokens {
+            let keys = provider_tokens::keys(state)?;
+            let sealed = seal_token_set(keys, stored.id, tokens, None, now);
+            db::user_providers::update_identity_tokens(client, stored.id, &sealed.as_tokens()).await?;
+        }
         db::user_providers::update_identity_profile(client, stored.id, identity.email.as_deref(), &identity.profile)
             .await?;
         if let Some(user_id) = link_user_id {
@@ -581,20 +770,28 @@ async fn sign_up(
     Ok(new_user.id)
 }
 
-/// Stores a new identity of `user_id`.
+/// Stores a new identity of `user_id`. Without provider tokens (an ID token posted by an app) the identity
+/// holds an empty access token that has expired, so asking for it says to sign in with the provider.
 async fn link(
     state: &AppState,
     client: &impl deadpool_postgres::GenericClient,
     provider: &dyn Provider,
     identity: &Identity,
-    tokens: &providers::TokenSet,
+    tokens: Option<&providers::TokenSet>,
     user_id: Uuid,
 ) -> Result<(), AuthError> {
     let facts = provider.facts();
     let keys = provider_tokens::keys(state)?;
     let id = state.random.uuid();
     let now = state.clock.now();
-    let sealed = seal_token_set(keys, id, tokens, None, now);
+    let none = providers::TokenSet {
+        access_token: SecretString::from(String::new()),
+        refresh_token: None,
+        id_token: None,
+        expires_in: Some(0),
+        scopes: None,
+    };
+    let sealed = seal_token_set(keys, id, tokens.unwrap_or(&none), None, now);
     db::user_providers::ensure_provider(client, &facts.id).await?;
     db::user_providers::insert_identity(
         client,

@@ -3,7 +3,9 @@
 //! for any scope requires `response_mode=form_post`, so the callback is a cross-site form `POST`; and the
 //! user's name comes only once, in the `user` field of that first callback. The ID token's email is always
 //! verified (as the string `"true"`), but may be a private relay address, which never joins an existing
-//! account. Refreshing returns no new refresh token.
+//! account. Refreshing returns no new refresh token. Apps using Sign in with Apple on a device post the ID
+//! token they got (`/signin/idtoken`); it is issued to the app's bundle id (its audience setting)
+//! or to the Services ID.
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,7 +13,7 @@ use serde::Serialize;
 
 use super::config::{AppleKey, ProviderSettings};
 use super::oauth::ClientAuth;
-use super::oidc::{IssuerCheck, KeySet};
+use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
 use super::{
     Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, ResponseMode,
     Revocation, TokenSet, url_or,
@@ -27,6 +29,8 @@ pub struct Apple {
     signing_key: EncodingKey,
     keys: KeySet,
     issuer: IssuerCheck,
+    /// Who ID tokens from apps may be issued to: the Services ID and the apps' bundle ids.
+    native_audiences: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -60,6 +64,7 @@ impl Apple {
             keys: KeySet::new(url_or(&overrides.jwks, &format!("{APPLE}/auth/keys"))?, http.clone()),
             issuer: IssuerCheck::OneOf(vec![overrides.issuer.clone().unwrap_or_else(|| APPLE.to_string())]),
             registration: Registration::new(settings, facts, endpoints, http),
+            native_audiences: std::iter::once(settings.client_id.clone()).chain(settings.audience.clone()).collect(),
             key,
             signing_key,
         })
@@ -76,6 +81,19 @@ fn first_callback_name(callback: &CallbackFields) -> Option<String> {
         .filter(|p| !p.is_empty())
         .collect();
     (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Who signed in, from verified claims: the address is verified, but a private relay never joins an account.
+fn identity(claims: &Claims) -> Identity {
+    let relay = match claims.additional_claims().values.get("is_private_email") {
+        Some(serde_json::Value::Bool(flag)) => *flag,
+        Some(serde_json::Value::String(flag)) => flag == "true",
+        _ => false,
+    } || claims.email().is_some_and(|email| email.as_str().ends_with("@privaterelay.appleid.com"));
+    let mut identity =
+        super::oidc::identity(claims, claims.subject().as_str().to_string(), claims.email_verified().unwrap_or(false));
+    identity.email_is_relay = relay;
+    identity
 }
 
 impl Adapter for Apple {
@@ -114,21 +132,24 @@ impl Adapter for Apple {
                 ..self.registration.expectations(&self.issuer, nonce, now)
             };
             let claims = self.keys.verify(raw, &expect).await?;
-            let relay = match claims.additional_claims().values.get("is_private_email") {
-                Some(serde_json::Value::Bool(flag)) => *flag,
-                Some(serde_json::Value::String(flag)) => flag == "true",
-                _ => false,
-            } || claims.email().is_some_and(|email| email.as_str().ends_with("@privaterelay.appleid.com"));
-            let mut identity = super::oidc::identity(
-                &claims,
-                claims.subject().as_str().to_string(),
-                claims.email_verified().unwrap_or(false),
-            );
-            identity.email_is_relay = relay;
+            let mut identity = identity(&claims);
             if identity.display_name.is_none() {
                 identity.display_name = first_callback_name(callback);
             }
             Ok(identity)
+        })
+    }
+
+    fn identify_id_token<'a>(
+        &'a self,
+        id_token: &'a str,
+        nonce: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async move {
+            let expect = NativeExpectations { audiences: &self.native_audiences, issuer: &self.issuer, nonce, now };
+            let claims = self.keys.verify_native(id_token, &expect).await?;
+            Ok(identity(&claims))
         })
     }
 }

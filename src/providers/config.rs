@@ -36,6 +36,12 @@ pub const ISSUER: Setting = Setting::new(
     "the issuer its ID tokens carry (required for a generic OpenID provider: discovery starts there); for \
      Microsoft it may hold `{tenantid}`, filled from each token",
 );
+pub const AUDIENCE: Setting = Setting::new(
+    "AUTH_PROVIDER_<P>_AUDIENCE",
+    None,
+    "Apple and Google: the audiences (native bundle or package ids, comma-separated) of the ID tokens \
+     `/signin/idtoken` accepts from apps, besides the client id",
+);
 pub const REVOCATION_URL: Setting =
     Setting::new("AUTH_PROVIDER_<P>_REVOCATION_URL", None, "overrides the token revocation endpoint");
 pub const TEAM_ID: Setting = Setting::new("AUTH_PROVIDER_<P>_TEAM_ID", None, "Apple: the team id");
@@ -66,6 +72,7 @@ pub const SETTINGS: &[&Setting] = &[
     &USER_EMAILS_URL,
     &JWKS_URL,
     &ISSUER,
+    &AUDIENCE,
     &REVOCATION_URL,
     &TEAM_ID,
     &KEY_ID,
@@ -148,6 +155,8 @@ pub struct ProviderSettings {
     pub endpoints: Endpoints,
     pub apple: Option<AppleKey>,
     pub tenant: String,
+    /// Audiences of ID tokens from native apps, besides the client id (Apple and Google).
+    pub audience: Vec<String>,
 }
 
 /// Every enabled provider.
@@ -244,6 +253,8 @@ fn load_one(env: &mut Env, id: &str, aliases: &[&str], kind: ProviderKind) -> Op
         None
     };
     let tenant = if kind == ProviderKind::Microsoft { env.string(&setting(&TENANT)) } else { String::new() };
+    let native = matches!(kind, ProviderKind::Apple | ProviderKind::Google);
+    let audience = if native { env.list(&setting(&AUDIENCE)) } else { Vec::new() };
     Some(ProviderSettings {
         id: id.to_string(),
         aliases: aliases.iter().map(|alias| alias.to_string()).collect(),
@@ -254,5 +265,6 @@ fn load_one(env: &mut Env, id: &str, aliases: &[&str], kind: ProviderKind) -> Op
         endpoints,
         apple,
         tenant,
+        audience,
     })
 }

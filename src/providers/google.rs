@@ -1,11 +1,13 @@
 //! Google (OpenID Connect). Endpoints are Google's own (each overridable); the ID token says who signed in,
 //! and its `email_verified` is a reliable signal. A refresh token is only issued on request
-//! (`access_type=offline`), and again only when consent is asked for (`prompt=consent`).
+//! (`access_type=offline`), and again only when consent is asked for (`prompt=consent`). Apps signing in
+//! with Google's SDKs post the ID token they got (`/signin/idtoken`): it may be issued to the web client id
+//! or to one of the apps' ids (its audience setting).
 use chrono::{DateTime, Utc};
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
-use super::oidc::{IssuerCheck, KeySet};
+use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
 use super::{
     Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
     TokenSet, url_or,
@@ -15,6 +17,14 @@ pub struct Google {
     registration: Registration,
     keys: KeySet,
     issuer: IssuerCheck,
+    /// Who ID tokens from apps may be issued to: the client id and the apps' ids.
+    native_audiences: Vec<String>,
+}
+
+/// Who signed in, from verified claims.
+fn identity(claims: &Claims) -> Identity {
+    let verified = claims.email_verified().unwrap_or(false);
+    super::oidc::identity(claims, claims.subject().as_str().to_string(), verified)
 }
 
 impl Google {
@@ -38,6 +48,7 @@ impl Google {
             keys: KeySet::new(url_or(&overrides.jwks, "https://www.googleapis.com/oauth2/v3/certs")?, http.clone()),
             registration: Registration::new(settings, facts, endpoints, http),
             issuer,
+            native_audiences: std::iter::once(settings.client_id.clone()).chain(settings.audience.clone()).collect(),
         })
     }
 }
@@ -57,8 +68,20 @@ impl Adapter for Google {
         Box::pin(async move {
             let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Google sent no ID token".into()))?;
             let claims = self.keys.verify(raw, &self.registration.expectations(&self.issuer, nonce, now)).await?;
-            let verified = claims.email_verified().unwrap_or(false);
-            Ok(super::oidc::identity(&claims, claims.subject().as_str().to_string(), verified))
+            Ok(identity(&claims))
+        })
+    }
+
+    fn identify_id_token<'a>(
+        &'a self,
+        id_token: &'a str,
+        nonce: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async move {
+            let expect = NativeExpectations { audiences: &self.native_audiences, issuer: &self.issuer, nonce, now };
+            let claims = self.keys.verify_native(id_token, &expect).await?;
+            Ok(identity(&claims))
         })
     }
 }

@@ -178,6 +178,18 @@ pub trait Provider: Send + Sync {
         now: DateTime<Utc>,
     ) -> ProviderFuture<'a, Identity>;
 
+    /// Who signed in, from an ID token an app got from the provider's own SDK on a device
+    /// (`POST /signin/idtoken`), with the raw nonce the app sent. Only providers with native SDKs (Apple,
+    /// Google) take such tokens.
+    fn identify_id_token<'a>(
+        &'a self,
+        _id_token: &'a str,
+        _nonce: Option<&'a str>,
+        _now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async { Err(ProviderError::Unsupported("this provider takes no ID tokens from apps".into())) })
+    }
+
     /// Revokes a token when an identity is unlinked; nothing where the provider cannot.
     fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
         Box::pin(async move {
@@ -244,6 +256,18 @@ pub trait Adapter: Send + Sync {
         Ok(self.registration().secret.clone())
     }
 
+    /// Who signed in, from an ID token an app got from the provider's own SDK on a device
+    /// (`POST /signin/idtoken`), with the raw nonce the app sent. Only providers with native SDKs (Apple,
+    /// Google) take such tokens.
+    fn identify_id_token<'a>(
+        &'a self,
+        _id_token: &'a str,
+        _nonce: Option<&'a str>,
+        _now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Box::pin(async { Err(ProviderError::Unsupported("this provider takes no ID tokens from apps".into())) })
+    }
+
     /// Revokes a token when an identity is unlinked (RFC 7009 where the provider has that endpoint).
     fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
         Box::pin(async move {
@@ -287,6 +311,15 @@ impl<T: Adapter> Provider for T {
 
     fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
         Adapter::revoke(self, token)
+    }
+
+    fn identify_id_token<'a>(
+        &'a self,
+        id_token: &'a str,
+        nonce: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> ProviderFuture<'a, Identity> {
+        Adapter::identify_id_token(self, id_token, nonce, now)
     }
 }
 

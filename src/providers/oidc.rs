@@ -13,6 +13,7 @@ use openidconnect::{
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 use url::Url;
 
@@ -116,6 +117,21 @@ impl KeySet {
 
     /// Verifies an ID token and returns its claims.
     pub async fn verify(&self, raw: &str, expect: &Expectations<'_>) -> Result<Claims, ProviderError> {
+        self.verify_by(raw, |token, keys| verify_with(token, keys, expect)).await
+    }
+
+    /// Verifies an ID token an app got from the provider's SDK on a device, and returns its claims.
+    pub async fn verify_native(&self, raw: &str, expect: &NativeExpectations<'_>) -> Result<Claims, ProviderError> {
+        self.verify_by(raw, |token, keys| verify_native_with(token, keys, expect)).await
+    }
+
+    /// Parses the token and checks it with the cached keys, fetching them first when none are cached and once
+    /// more when the token names a key not among them.
+    async fn verify_by(
+        &self,
+        raw: &str,
+        check: impl Fn(&IdToken, CoreJsonWebKeySet) -> Result<Claims, ClaimsVerificationError>,
+    ) -> Result<Claims, ProviderError> {
         let token: IdToken =
             raw.parse().map_err(|e| ProviderError::Identity(format!("the ID token is not a signed JWT: {e}")))?;
         // The read guard must be gone before `fetch` takes the write lock.
@@ -124,15 +140,83 @@ impl KeySet {
             Some(keys) => keys,
             None => self.fetch().await?,
         };
-        match verify_with(&token, keys, expect) {
+        match check(&token, keys) {
             Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
                 // The issuer may have rotated its keys since they were fetched: fetch once more.
                 let keys = self.fetch().await?;
-                verify_with(&token, keys, expect).map_err(refusal)
+                check(&token, keys).map_err(refusal)
             }
             other => other.map_err(refusal),
         }
     }
+}
+
+/// What an ID token from a platform SDK on a device (Sign in with Apple on iOS, Google's SDKs) must say.
+pub struct NativeExpectations<'a> {
+    /// The client ids the token may be issued to: the web client id and the apps' bundle or package ids.
+    pub audiences: &'a [String],
+    pub issuer: &'a IssuerCheck,
+    /// The raw nonce the app generated; the token carries its SHA-256, in hex.
+    pub nonce: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// The `nonce` claim a platform SDK puts in the token for the raw nonce an app generated.
+pub fn native_nonce_claim(raw_nonce: &str) -> String {
+    hex::encode(Sha256::digest(raw_nonce.as_bytes()))
+}
+
+/// The nonce rule of native sign-in: a token carries the SHA-256 of the raw nonce the app sent, or no nonce
+/// when the app sent none. Sending the claim's own value proves nothing (it is in the token) and fails.
+fn native_nonce_matches(claim: Option<&Nonce>, raw_nonce: Option<&str>) -> Result<(), String> {
+    match (claim, raw_nonce) {
+        (None, None) => Ok(()),
+        (Some(claim), Some(raw)) => {
+            // The claim is public (it is in the token): a plain comparison leaks nothing.
+            if *claim.secret() == native_nonce_claim(raw) {
+                Ok(())
+            } else {
+                Err("the nonce does not match the token's".into())
+            }
+        }
+        (Some(_), None) => Err("the token carries a nonce, but none was sent".into()),
+        (None, Some(_)) => Err("a nonce was sent, but the token carries none".into()),
+    }
+}
+
+fn verify_native_with(
+    token: &IdToken,
+    keys: CoreJsonWebKeySet,
+    expect: &NativeExpectations<'_>,
+) -> Result<Claims, ClaimsVerificationError> {
+    let issuer = match expect.issuer {
+        IssuerCheck::OneOf(issuers) => issuers.first().cloned().unwrap_or_default(),
+        IssuerCheck::Tenant(template) => template.clone(),
+    };
+    let issuer_url = IssuerUrl::new(issuer).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
+    let client_id = ClientId::new(expect.audiences.first().cloned().unwrap_or_default());
+    let now = expect.now;
+    // A public client: only the provider's asymmetric keys verify, never a shared secret (nor `alg: none`).
+    // The audience is checked below against every accepted client id.
+    let verifier = IdTokenVerifier::new_public_client(client_id, issuer_url, keys)
+        .require_issuer_match(false)
+        .require_audience_match(false)
+        .set_time_fn(move || now);
+    let claims = token.claims(&verifier, |claim: Option<&Nonce>| native_nonce_matches(claim, expect.nonce))?.clone();
+    let issued_by = claims.issuer().as_str();
+    let issuer_accepted = match expect.issuer {
+        IssuerCheck::OneOf(issuers) => issuers.iter().any(|issuer| issuer == issued_by),
+        IssuerCheck::Tenant(_) => false,
+    };
+    if !issuer_accepted {
+        return Err(ClaimsVerificationError::InvalidIssuer(format!("{issued_by} is not the expected issuer")));
+    }
+    let audience_accepted =
+        claims.audiences().iter().any(|audience| expect.audiences.iter().any(|accepted| accepted == audience.as_str()));
+    if !audience_accepted {
+        return Err(ClaimsVerificationError::InvalidAudience("the token is not issued to this service's apps".into()));
+    }
+    Ok(claims)
 }
 
 fn refusal(error: ClaimsVerificationError) -> ProviderError {
@@ -278,6 +362,32 @@ mod tests {
         assert!(check(mismatched, &template, Some("n-1")).is_err());
         let no_tenant = claims(json!({"iss": format!("{ISSUER}//v2.0")}));
         assert!(check(no_tenant, &template, Some("n-1")).is_err());
+    }
+
+    #[test]
+    fn a_native_token_carries_the_hash_of_the_nonce_sent_and_is_issued_to_one_of_the_apps() {
+        let issuer = IssuerCheck::OneOf(vec![ISSUER.to_string()]);
+        let audiences = vec![CLIENT.to_string(), "com.example.app".to_string()];
+        let hashed = native_nonce_claim("raw");
+        let check = |claims: Value, nonce: Option<&str>| {
+            let (keys, kid) = key_set();
+            let expect = NativeExpectations { audiences: &audiences, issuer: &issuer, nonce, now: Utc::now() };
+            verify_native_with(&token(&kid, claims), keys, &expect)
+        };
+        assert!(check(claims(json!({"nonce": hashed})), Some("raw")).is_ok());
+        assert!(check(claims(json!({"nonce": hashed, "aud": "com.example.app"})), Some("raw")).is_ok());
+        assert!(check(claims(json!({"nonce": null})), None).is_ok());
+        let refused = [
+            ("the claim itself sent", claims(json!({"nonce": hashed})), Some(hashed.as_str())),
+            ("no nonce sent", claims(json!({"nonce": hashed})), None),
+            ("no nonce claim", claims(json!({"nonce": null})), Some("raw")),
+            ("another app", claims(json!({"nonce": hashed, "aud": "com.example.other"})), Some("raw")),
+            ("another issuer", claims(json!({"nonce": hashed, "iss": "https://other.example"})), Some("raw")),
+            ("expired", claims(json!({"nonce": hashed, "exp": Utc::now().timestamp() - 600})), Some("raw")),
+        ];
+        for (what, claims, nonce) in refused {
+            assert!(check(claims, nonce).is_err(), "{what} was accepted");
+        }
     }
 
     #[test]

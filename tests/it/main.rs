@@ -25,6 +25,8 @@ mod pat;
 mod postgres_tls;
 mod provider_attacks;
 mod provider_catalog;
+mod provider_idtoken;
+mod provider_mobile;
 mod provider_oidc;
 mod providers;
 mod sdk;

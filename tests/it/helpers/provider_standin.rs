@@ -531,6 +531,13 @@ impl ProviderStandin {
         self.state().signing_key = 1;
     }
 
+    /// An id_token with exactly `claims`, signed with the key in use: what the provider's SDK hands an app on
+    /// a device.
+    pub fn sign_app_id_token(&self, claims: &Value) -> String {
+        let in_use = self.state().signing_key;
+        sign_id_token(&self.shared, in_use, claims)
+    }
+
     /// The `kid` of the key id_tokens are signed with now.
     pub fn signing_key_id(&self) -> String {
         let index = self.state().signing_key;
