@@ -84,6 +84,10 @@ pub enum AuthError {
     MfaTypeNotFound,
     #[error("TOTP is already active")]
     TotpAlreadyActive,
+    #[error("This change needs an elevated access token")]
+    ElevatedClaimRequired,
+    #[error("A second factor is required for this user's roles")]
+    MfaRequiredForRole,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -109,7 +109,11 @@ impl AccountApi {
         let body = body.0;
         let by = match (body.ticket, optional_bearer(req)) {
             (Some(ticket), _) => PasswordChange::Ticket(ticket),
-            (None, Some(token)) => PasswordChange::Bearer(flows::session::authenticate(&self.state, token)?),
+            (None, Some(token)) => {
+                let bearer = flows::session::authenticate(&self.state, token)?;
+                flows::elevation::ensure(&self.state, &bearer).await?;
+                PasswordChange::Bearer(bearer)
+            }
             (None, None) => return Err(AuthError::Unauthenticated("a bearer token or a ticket is required").into()),
         };
         flows::password::change_password(&self.state, by, body.new_password.0).await?;
@@ -124,6 +128,7 @@ impl AccountApi {
         body: JsonBody<EmailChangeRequest>,
     ) -> Result<Json<String>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         let new_email = Email::parse(&body.0.new_email)?;
         flows::email_change::change_email(&self.state, &bearer, new_email, redirect_to(&body.0.options)).await?;
         Ok(ok())

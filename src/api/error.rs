@@ -162,6 +162,12 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidTotp => Self::unauthorized("invalid-totp", message),
             AuthError::MfaTypeNotFound => Self::bad_request("mfa-type-not-found", message),
             AuthError::TotpAlreadyActive => Self::bad_request("totp-already-active", message),
+            AuthError::ElevatedClaimRequired => {
+                ApiError::Forbidden(body(StatusCode::FORBIDDEN, "elevated-claim-required", message))
+            }
+            AuthError::MfaRequiredForRole => {
+                ApiError::Forbidden(body(StatusCode::FORBIDDEN, "mfa-required-for-role", message))
+            }
             AuthError::Internal(cause) => Self::internal(&cause),
         }
     }

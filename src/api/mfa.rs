@@ -74,6 +74,7 @@ impl MfaUserApi {
     #[oai(path = "/mfa/totp/generate", method = "get", operation_id = "changeUserMfa")]
     async fn generate(&self, auth: BearerAuth) -> Result<Json<TotpGenerateResponse>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         let setup = flows::mfa::generate_totp(&self.state, bearer.claims.user_id).await?;
         Ok(Json(TotpGenerateResponse { image_url: setup.image_url, totp_secret: setup.secret }))
     }
@@ -89,6 +90,7 @@ impl MfaUserApi {
         body: JsonBody<UserMfaRequest>,
     ) -> Result<Json<RecoveryCodesResponse>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         let body = body.0;
         let kind = body.active_mfa_type.unwrap_or_default();
         let codes = flows::mfa::change_mfa(&self.state, bearer.claims.user_id, &body.code, &kind).await?;
@@ -105,6 +107,7 @@ impl MfaUserApi {
         body: JsonBody<RecoveryCodesRequest>,
     ) -> Result<Json<RecoveryCodesResponse>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         let codes = flows::mfa::regenerate_recovery_codes(&self.state, bearer.claims.user_id, &body.0.code).await?;
         Ok(Json(RecoveryCodesResponse { recovery_codes: codes }))
     }

@@ -8,6 +8,7 @@ pub mod authentication;
 pub mod body;
 pub mod config;
 pub mod context;
+pub mod elevation;
 pub mod error;
 pub mod hasura;
 pub mod mfa;
@@ -63,8 +64,8 @@ pub type Apis = (
     verify::VerifyApi,
     providers::ProviderSigninApi,
     providers::ProviderUserApi,
-    mfa::MfaUserApi,
-    mfa::MfaSigninApi,
+    // A tuple of more than 16 is not an `OpenApi`: the second factor's APIs are one member.
+    (mfa::MfaUserApi, mfa::MfaSigninApi, elevation::ElevationApi),
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -84,8 +85,11 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
         verify::VerifyApi { state: state.clone() },
         providers::ProviderSigninApi { state: state.clone() },
         providers::ProviderUserApi { state: state.clone() },
-        mfa::MfaUserApi { state: state.clone() },
-        mfa::MfaSigninApi { state: state.clone() },
+        (
+            mfa::MfaUserApi { state: state.clone() },
+            mfa::MfaSigninApi { state: state.clone() },
+            elevation::ElevationApi { state: state.clone() },
+        ),
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

@@ -71,6 +71,7 @@ impl PatSecurityApi {
         body: JsonBody<CreatePatRequest>,
     ) -> Result<Json<CreatePatResponse>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         let body = body.0;
         let created = flows::pat::create(&self.state, bearer.claims.user_id, body.expires_at, body.metadata).await?;
         Ok(Json(CreatePatResponse {

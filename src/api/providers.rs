@@ -595,6 +595,7 @@ impl ProviderUserApi {
     #[oai(path = "/user/providers/:provider", method = "delete", operation_id = "unlinkProvider")]
     async fn unlink(&self, auth: BearerAuth, provider: Path<String>) -> Result<Json<String>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
         flows::provider_tokens::unlink(&self.state, bearer.claims.user_id, &provider.0).await?;
         Ok(Json("OK".to_string()))
     }

@@ -20,6 +20,7 @@ use crate::domain::password::PasswordConfig;
 use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
+use crate::flows::elevation::ElevationConfig;
 use crate::flows::mfa::MfaConfig;
 use crate::flows::nself_adoption::NselfKey;
 use crate::jwt::config::JwtConfig;
@@ -36,6 +37,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::jwt::config::SETTINGS,
         crate::flows::config::SETTINGS,
         crate::flows::mfa::SETTINGS,
+        crate::flows::elevation::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
         crate::domain::access::SETTINGS,
@@ -64,6 +66,7 @@ pub struct Config {
     pub features: FeaturesConfig,
     pub codes: CodesConfig,
     pub mfa: MfaConfig,
+    pub elevation: ElevationConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -103,6 +106,7 @@ impl Config {
         let features = FeaturesConfig::load(&mut env);
         let codes = CodesConfig::load(&mut env);
         let mfa = MfaConfig::load(&mut env);
+        let elevation = ElevationConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
@@ -141,6 +145,7 @@ impl Config {
             features,
             codes,
             mfa,
+            elevation,
             mail,
             sms: sms.flatten(),
             encryption,

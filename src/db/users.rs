@@ -217,8 +217,13 @@ pub async fn clear_password(client: &impl GenericClient, id: Uuid) -> Result<(),
     execute(client, CLEAR_PASSWORD, &[&id]).await.map(|_| ())
 }
 
+/// A user's password hash, if they have a password.
+pub async fn select_password_hash(client: &impl GenericClient, id: Uuid) -> Result<Option<String>, AuthError> {
+    let row = query_opt(client, SELECT_PASSWORD_HASH, &[&id]).await?;
+    Ok(row.and_then(|row| row.try_get::<_, Option<String>>(0).ok().flatten()))
+}
+
 /// Whether a user has a password (one of their ways to sign in).
 pub async fn has_password(client: &impl GenericClient, id: Uuid) -> Result<bool, AuthError> {
-    let row = query_opt(client, SELECT_PASSWORD_HASH, &[&id]).await?;
-    Ok(row.and_then(|row| row.try_get::<_, Option<String>>(0).ok().flatten()).is_some())
+    Ok(select_password_hash(client, id).await?.is_some())
 }

@@ -29,7 +29,20 @@ pub const ENABLED: Setting = Setting::new(
 pub const TOTP_ISSUER: Setting =
     Setting::new("AUTH_MFA_TOTP_ISSUER", Some("hauth"), "the issuer authenticator apps show next to the account");
 
-pub const SETTINGS: &[&Setting] = &[&ENABLED, &TOTP_ISSUER];
+pub const REQUIRED_FOR_ROLES: Setting = Setting::new(
+    "AUTH_MFA_REQUIRED_FOR_ROLES",
+    None,
+    "roles (comma-separated, e.g. `admin,moderator`) whose holders must have a second factor: until they enrol, \
+     their tokens hold only the `mfa-enrolment` role",
+);
+
+pub const SETTINGS: &[&Setting] = &[&ENABLED, &TOTP_ISSUER, &REQUIRED_FOR_ROLES];
+
+/// The only role in the tokens of a user who must enrol in a second factor first. Hasura knows no
+/// permission for it; hauth's enrolment endpoints accept its tokens.
+pub const ENROLMENT_ROLE: &str = "mfa-enrolment";
+/// The session variable saying a token is limited to enrolment.
+pub const ENROLMENT_CLAIM: &str = "x-hasura-mfa-enrolment-required";
 
 /// How long a challenged sign-in waits for its second factor.
 const TICKET_LIFETIME_SECONDS: i64 = 600;
@@ -41,12 +54,29 @@ const TOTP_TICKET_PREFIX: &str = "mfaTotp:";
 pub struct MfaConfig {
     pub enabled: bool,
     pub totp_issuer: String,
+    pub required_for_roles: Vec<String>,
 }
 
 impl MfaConfig {
     pub fn load(env: &mut Env) -> MfaConfig {
-        MfaConfig { enabled: env.flag(&ENABLED), totp_issuer: env.string(&TOTP_ISSUER) }
+        MfaConfig {
+            enabled: env.flag(&ENABLED),
+            totp_issuer: env.string(&TOTP_ISSUER),
+            required_for_roles: env.list(&REQUIRED_FOR_ROLES),
+        }
     }
+}
+
+/// The user holds a role that demands a second factor.
+pub fn role_requires_mfa(state: &AppState, user: &User) -> bool {
+    let required = &state.config.mfa.required_for_roles;
+    !required.is_empty()
+        && (required.contains(&user.default_role) || user.roles.iter().any(|role| required.contains(role)))
+}
+
+/// The user must enrol in a second factor before holding their roles.
+pub fn must_enrol(state: &AppState, user: &User) -> bool {
+    role_requires_mfa(state, user) && user.active_mfa_type.as_deref().is_none_or(str::is_empty)
 }
 
 /// What a challenged sign-in answers instead of a session.
@@ -243,6 +273,9 @@ pub async fn change_mfa(
     if !activate && !active {
         return Err(AuthError::NoTotpSecret);
     }
+    if !activate && role_requires_mfa(state, &user) {
+        return Err(AuthError::MfaRequiredForRole);
+    }
     let accepted = if activate {
         accept_totp(state, &transaction, user_id, &stored, code).await?
     } else {
@@ -282,8 +315,14 @@ async fn new_recovery_codes(
     Ok(codes)
 }
 
-/// `POST /user/mfa/recovery-codes`: new recovery codes, for a current TOTP code.
-pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &str) -> Result<Vec<String>, AuthError> {
+/// Checks a current TOTP code of a user who has TOTP active (wrong ones count toward the lockout); runs
+/// `then` in the same transaction when it is right.
+async fn with_current_code<T>(
+    state: &AppState,
+    user_id: Uuid,
+    code: &str,
+    then: impl AsyncFnOnce(&deadpool_postgres::Transaction<'_>) -> Result<T, AuthError>,
+) -> Result<T, AuthError> {
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
     let user = db::users::select_user_by_id(&transaction, user_id)
@@ -301,8 +340,22 @@ pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &s
         return Err(AuthError::InvalidTotp);
     }
     code_guard::right_guess(state, &transaction, &identifier).await?;
-    let codes = new_recovery_codes(state, &transaction, user_id).await?;
+    let outcome = then(&transaction).await?;
     db::commit(transaction).await?;
+    Ok(outcome)
+}
+
+/// A current TOTP code of the user (`POST /elevate/totp`).
+pub async fn check_current_code(state: &AppState, user_id: Uuid, code: &str) -> Result<(), AuthError> {
+    with_current_code(state, user_id, code, async |_| Ok(())).await
+}
+
+/// `POST /user/mfa/recovery-codes`: new recovery codes, for a current TOTP code.
+pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &str) -> Result<Vec<String>, AuthError> {
+    let codes = with_current_code(state, user_id, code, async |transaction| {
+        new_recovery_codes(state, transaction, user_id).await
+    })
+    .await?;
     tracing::info!(%user_id, "recovery codes regenerated");
     Ok(codes)
 }

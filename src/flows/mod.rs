@@ -5,6 +5,7 @@ pub mod audit;
 pub mod code_guard;
 pub mod config;
 pub mod deanonymize;
+pub mod elevation;
 pub mod email_change;
 pub mod id_token;
 pub mod mfa;

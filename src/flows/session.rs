@@ -36,6 +36,16 @@ pub struct Session {
 /// The Hasura claims for a user: the built-in four, the organisation, the roles' permissions (when enabled)
 /// and the configured custom claims, all read from the database in the same transaction.
 pub async fn claims_for(state: &AppState, client: &impl GenericClient, user: &User) -> Result<HasuraClaims, AuthError> {
+    if super::mfa::must_enrol(state, user) {
+        // A privileged user without a second factor: nothing but enrolment until they have one.
+        return Ok(HasuraClaims {
+            user_id: user.id,
+            default_role: super::mfa::ENROLMENT_ROLE.to_string(),
+            allowed_roles: vec![super::mfa::ENROLMENT_ROLE.to_string()],
+            is_anonymous: user.is_anonymous,
+            extra: vec![(super::mfa::ENROLMENT_CLAIM.to_string(), "true".to_string())],
+        });
+    }
     let mut allowed_roles = user.roles.clone();
     if !allowed_roles.contains(&user.default_role) {
         allowed_roles.push(user.default_role.clone());

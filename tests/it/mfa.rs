@@ -263,3 +263,93 @@ async fn an_adopted_plaintext_secret_signs_in_and_is_encrypted_after() {
         ticket_of(&app.post("/signin/otp/email/verify", json!({"email": "adopted@example.com", "otp": code})).await);
     assert_session_for(&app, &complete(&app, &ticket, &code_for(&app, secret)).await, &user_id).await;
 }
+
+/// The Hasura claims of an access token (its payload, unverified: the service verified it).
+fn hasura_claims(access_token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = access_token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    serde_json::from_slice::<Value>(&bytes).unwrap()["https://hasura.io/jwt/claims"].clone()
+}
+
+#[tokio::test]
+async fn a_privileged_role_holds_no_privilege_until_a_second_factor_is_enrolled() {
+    let (app, _maildev) = spawn(&mfa_env(&[("AUTH_MFA_REQUIRED_FOR_ROLES", "admin,moderator")])).await;
+    let session = app.signed_up_session("boss@example.com").await;
+    let user_id = session["user"]["id"].as_str().unwrap().to_string();
+    let client = app.db.connect().await;
+    client.execute("insert into auth.roles (role) values ('admin') on conflict do nothing", &[]).await.unwrap();
+    client
+        .execute("insert into auth.user_roles (user_id, role) values ($1::text::uuid, 'admin')", &[&user_id])
+        .await
+        .unwrap();
+    let limited = app.signin("boss@example.com", PASSWORD).await;
+    assert_eq!(limited.status, StatusCode::OK, "{}", limited.text);
+    let claims = hasura_claims(limited.body["session"]["accessToken"].as_str().unwrap());
+    assert_eq!(claims["x-hasura-allowed-roles"], json!(["mfa-enrolment"]));
+    assert_eq!(claims["x-hasura-default-role"], "mfa-enrolment");
+    assert_eq!(claims["x-hasura-mfa-enrolment-required"], "true");
+    // Hasura, asking the webhook, sees no privileged role either.
+    let token = limited.body["session"]["accessToken"].as_str().unwrap().to_string();
+    let webhook = app.webhook_get(&[("Authorization", &format!("Bearer {token}"))]).await;
+    assert_eq!(webhook.body["X-Hasura-Role"], "mfa-enrolment", "{}", webhook.text);
+
+    // The limited session enrols; a refresh then carries the roles.
+    let (secret, _) = enrol(&app, &limited.body["session"]).await;
+    let refreshed = app.refresh(limited.body["session"]["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let claims = hasura_claims(refreshed.body["accessToken"].as_str().unwrap());
+    let roles = claims["x-hasura-allowed-roles"].as_array().unwrap();
+    assert!(roles.contains(&json!("admin")), "{claims}");
+    assert!(claims.get("x-hasura-mfa-enrolment-required").is_none());
+
+    // The last factor cannot be removed while the role is held.
+    let removed = app
+        .post_with(
+            "/user/mfa",
+            json!({"code": code_for(&app, &secret), "activeMfaType": ""}),
+            Some(refreshed.body["accessToken"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::FORBIDDEN, "{}", removed.text);
+    assert_eq!(removed.error_code(), "mfa-required-for-role");
+    assert_eq!(app.count("select count(*) from auth.users where active_mfa_type = 'totp'").await, 1);
+}
+
+#[tokio::test]
+async fn sensitive_changes_demand_an_elevated_token_when_required() {
+    let (app, _maildev) = spawn(&mfa_env(&[("AUTH_REQUIRE_ELEVATED_CLAIM", "required")])).await;
+    let session = app.signed_up_session("elevate@example.com").await;
+    let token = bearer(&session);
+    let expires = (app.clock.now() + TimeDelta::days(1)).to_rfc3339();
+    let refused = app.post_with("/pat", json!({"expiresAt": expires}), Some(&token)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert_eq!(refused.error_code(), "elevated-claim-required");
+    let password_change =
+        app.post_with("/user/password", json!({"newPassword": "another-password-1"}), Some(&token)).await;
+    assert_eq!(password_change.error_code(), "elevated-claim-required");
+    let generate = app.get("/mfa/totp/generate", Some(&token)).await;
+    assert_eq!(generate.error_code(), "elevated-claim-required");
+
+    let wrong = app.post_with("/elevate/password", json!({"password": "not-the-password"}), Some(&token)).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
+    let elevated = app.post_with("/elevate/password", json!({"password": PASSWORD}), Some(&token)).await;
+    assert_eq!(elevated.status, StatusCode::OK, "{}", elevated.text);
+    let elevated_token = elevated.body["accessToken"].as_str().unwrap().to_string();
+    assert_eq!(hasura_claims(&elevated_token)["x-hasura-auth-elevated"], session["user"]["id"]);
+    assert_eq!(elevated.body["accessTokenExpiresIn"], 300);
+    let created = app.post_with("/pat", json!({"expiresAt": expires}), Some(&elevated_token)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    // Enrol with the elevated token, then elevate with a code.
+    let (secret, _) = enrol(&app, &json!({"accessToken": elevated_token})).await;
+    let by_code = app.post_with("/elevate/totp", json!({"otp": code_for(&app, &secret)}), Some(&token)).await;
+    assert_eq!(by_code.status, StatusCode::OK, "{}", by_code.text);
+    // The refresh token still works, and a refreshed token is not elevated.
+    let refreshed = app.refresh(session["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    assert!(hasura_claims(refreshed.body["accessToken"].as_str().unwrap()).get("x-hasura-auth-elevated").is_none());
+    // The elevated token lapses.
+    app.clock.advance(TimeDelta::seconds(301));
+    let lapsed = app.post_with("/pat", json!({"expiresAt": expires}), Some(&elevated_token)).await;
+    assert_eq!(lapsed.status, StatusCode::UNAUTHORIZED, "{}", lapsed.text);
+}
