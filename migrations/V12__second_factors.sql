@@ -22,7 +22,8 @@ create index if not exists mfa_recovery_codes_user_id_idx on auth.mfa_recovery_c
 
 -- A sign-in waiting for its second factor: the ticket (stored hashed) the client completes it with. Wrong
 -- codes are counted on the ticket, which burns after five. `code_hash` and `code_sent_at` are the code an
--- SMS second factor sent.
+-- SMS second factor sent, to `phone_number`. The same rows hold an SMS factor being enrolled and an SMS
+-- elevation (`first_factor` `enrolment` or `elevation`), found by their user rather than by a ticket.
 create table if not exists auth.mfa_tickets (
   id uuid not null constraint mfa_tickets_pkey primary key,
   ticket_hash text not null constraint mfa_tickets_ticket_hash_key unique,
@@ -33,7 +34,8 @@ create table if not exists auth.mfa_tickets (
   expires_at timestamptz not null,
   failed_attempts integer not null default 0,
   code_hash text,
-  code_sent_at timestamptz
+  code_sent_at timestamptz,
+  phone_number text
 );
 comment on table auth.mfa_tickets is 'Sign-ins waiting for their second factor.';
 create index if not exists mfa_tickets_user_id_idx on auth.mfa_tickets (user_id);

@@ -84,6 +84,8 @@ pub enum AuthError {
     MfaTypeNotFound,
     #[error("TOTP is already active")]
     TotpAlreadyActive,
+    #[error("This phone number belongs to another account")]
+    PhoneNumberInUse,
     #[error("This change needs an elevated access token")]
     ElevatedClaimRequired,
     #[error("A second factor is required for this user's roles")]

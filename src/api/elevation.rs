@@ -1,6 +1,6 @@
-//! Elevation (tag `security`, bearer): `POST /elevate/password` and `POST /elevate/totp` prove presence
-//! again and answer a short-lived access token carrying `x-hasura-auth-elevated`; the refresh token is
-//! unchanged.
+//! Elevation (tag `security`, bearer): `POST /elevate/password`, `POST /elevate/totp` and `POST /elevate/sms`
+//! (after `POST /elevate/sms/send`) prove presence again and answer a short-lived access token carrying
+//! `x-hasura-auth-elevated`; the refresh token is unchanged.
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -21,10 +21,10 @@ pub struct ElevatePasswordRequest {
 }
 
 #[derive(Object, serde::Deserialize)]
-#[oai(rename = "ElevateTotpRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename = "ElevateOtpRequest", rename_all = "camelCase", deny_unknown_fields)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ElevateTotpRequest {
-    /// A current code from the authenticator app.
+    /// A current code from the authenticator app, or the code sent by SMS.
     #[oai(validator(max_length = 64))]
     pub otp: String,
 }
@@ -59,6 +59,23 @@ impl ElevationApi {
     ) -> Result<Json<ElevatedBody>, ApiError> {
         let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
         Ok(Json(flows::elevation::with_password(&self.state, &bearer, body.0.password.0).await?.into()))
+    }
+
+    /// Send an elevation code by SMS
+    ///
+    /// To the user's SMS second factor; `POST /elevate/sms` then takes it.
+    #[oai(path = "/elevate/sms/send", method = "post", operation_id = "elevateSmsSend")]
+    async fn sms_send(&self, auth: BearerAuth) -> Result<Json<String>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::mfa::sms::send_elevation_code(&self.state, bearer.claims.user_id).await?;
+        Ok(Json("OK".to_string()))
+    }
+
+    /// Elevate with an SMS code
+    #[oai(path = "/elevate/sms", method = "post", operation_id = "elevateSms")]
+    async fn sms(&self, auth: BearerAuth, body: JsonBody<ElevateTotpRequest>) -> Result<Json<ElevatedBody>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        Ok(Json(flows::elevation::with_sms(&self.state, &bearer, &body.0.otp).await?.into()))
     }
 
     /// Elevate with a TOTP code

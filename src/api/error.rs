@@ -162,6 +162,9 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidTotp => Self::unauthorized("invalid-totp", message),
             AuthError::MfaTypeNotFound => Self::bad_request("mfa-type-not-found", message),
             AuthError::TotpAlreadyActive => Self::bad_request("totp-already-active", message),
+            AuthError::PhoneNumberInUse => {
+                ApiError::Conflict(body(StatusCode::CONFLICT, "phone-number-already-in-use", message))
+            }
             AuthError::ElevatedClaimRequired => {
                 ApiError::Forbidden(body(StatusCode::FORBIDDEN, "elevated-claim-required", message))
             }

@@ -97,6 +97,17 @@ impl MfaUserApi {
         Ok(Json(RecoveryCodesResponse { recovery_codes: codes }))
     }
 
+    /// Enrol a phone number as a second factor
+    ///
+    /// Sends a code to the number; `POST /user/mfa` with `activeMfaType: "sms"` and that code activates it.
+    #[oai(path = "/user/mfa/sms", method = "post", operation_id = "enrolUserMfaSms")]
+    async fn enrol_sms(&self, auth: BearerAuth, body: JsonBody<UserMfaSmsRequest>) -> Result<Json<String>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
+        flows::mfa::sms::enrol(&self.state, bearer.claims.user_id, &body.0.phone_number).await?;
+        Ok(Json("OK".to_string()))
+    }
+
     /// Regenerate recovery codes
     ///
     /// Replaces the recovery codes, for a current TOTP code.
@@ -113,6 +124,36 @@ impl MfaUserApi {
     }
 }
 
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "UserMfaSmsRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserMfaSmsRequest {
+    /// The number to enrol (E.164, or national in the default region).
+    #[oai(validator(max_length = 32))]
+    pub phone_number: String,
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "SignInMfaSmsRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInMfaSmsRequest {
+    /// The ticket of the challenged sign-in (`mfaSms:<uuid>`).
+    #[oai(validator(max_length = 128))]
+    pub ticket: String,
+    /// The code sent by SMS, or a recovery code.
+    #[oai(validator(max_length = 64))]
+    pub otp: String,
+}
+
+#[derive(Object, serde::Deserialize)]
+#[oai(rename = "SignInMfaSmsResendRequest", rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignInMfaSmsResendRequest {
+    /// The ticket of the challenged sign-in (`mfaSms:<uuid>`).
+    #[oai(validator(max_length = 128))]
+    pub ticket: String,
+}
+
 pub struct MfaSigninApi {
     pub state: AppState,
 }
@@ -127,5 +168,24 @@ impl MfaSigninApi {
     async fn signin_totp(&self, body: JsonBody<SignInMfaTotpRequest>) -> Result<Json<SignInResponseBody>, ApiError> {
         let signed_in = flows::mfa::signin_totp(&self.state, &body.0.ticket, &body.0.otp).await?;
         Ok(Json(signed_in.into()))
+    }
+
+    /// Verify an SMS code for MFA
+    ///
+    /// Completes a sign-in challenged for its SMS second factor, with the code sent or a recovery code. Five
+    /// wrong codes burn the ticket.
+    #[oai(path = "/signin/mfa/sms", method = "post", operation_id = "verifySignInMfaSms")]
+    async fn signin_sms(&self, body: JsonBody<SignInMfaSmsRequest>) -> Result<Json<SignInResponseBody>, ApiError> {
+        let signed_in = flows::mfa::sms::signin(&self.state, &body.0.ticket, &body.0.otp).await?;
+        Ok(Json(signed_in.into()))
+    }
+
+    /// Resend the SMS code of a challenged sign-in
+    ///
+    /// At most every 30 seconds (429 with `Retry-After` otherwise).
+    #[oai(path = "/signin/mfa/sms/resend", method = "post", operation_id = "resendSignInMfaSms")]
+    async fn resend_sms(&self, body: JsonBody<SignInMfaSmsResendRequest>) -> Result<Json<String>, ApiError> {
+        flows::mfa::sms::resend(&self.state, &body.0.ticket).await?;
+        Ok(Json("OK".to_string()))
     }
 }

@@ -108,7 +108,7 @@ impl Config {
         let mfa = MfaConfig::load(&mut env);
         let elevation = ElevationConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
-        let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
+        let sms = (features.passwordless_sms || mfa.sms_enabled).then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
         let nself_key = NselfKey::load(&mut env);
         let providers = ProvidersConfig::load(&mut env);

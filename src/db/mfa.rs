@@ -20,6 +20,11 @@ pub const SELECT_TICKET_FOR_UPDATE: &str = include_str!("sql/mfa/select_ticket_f
 pub const COUNT_FAILED_ATTEMPT: &str = include_str!("sql/mfa/count_failed_attempt.sql");
 pub const DELETE_TICKET: &str = include_str!("sql/mfa/delete_ticket.sql");
 pub const DELETE_USER_TICKETS: &str = include_str!("sql/mfa/delete_user_tickets.sql");
+pub const SELECT_USER_TICKET_FOR_UPDATE: &str = include_str!("sql/mfa/select_user_ticket_for_update.sql");
+pub const DELETE_USER_TICKETS_OF: &str = include_str!("sql/mfa/delete_user_tickets_of.sql");
+pub const UPDATE_TICKET_CODE: &str = include_str!("sql/mfa/update_ticket_code.sql");
+pub const ACTIVATE_SMS: &str = include_str!("sql/mfa/activate_sms.sql");
+pub const DEACTIVATE_SMS: &str = include_str!("sql/mfa/deactivate_sms.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("mfa/select_totp_for_update", SELECT_TOTP_FOR_UPDATE),
@@ -35,6 +40,11 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("mfa/count_failed_attempt", COUNT_FAILED_ATTEMPT),
     ("mfa/delete_ticket", DELETE_TICKET),
     ("mfa/delete_user_tickets", DELETE_USER_TICKETS),
+    ("mfa/select_user_ticket_for_update", SELECT_USER_TICKET_FOR_UPDATE),
+    ("mfa/delete_user_tickets_of", DELETE_USER_TICKETS_OF),
+    ("mfa/update_ticket_code", UPDATE_TICKET_CODE),
+    ("mfa/activate_sms", ACTIVATE_SMS),
+    ("mfa/deactivate_sms", DEACTIVATE_SMS),
 ];
 
 /// A user's TOTP state, read with the user's row locked (so one step is accepted once).
@@ -125,10 +135,12 @@ pub struct NewTicket<'a> {
     pub first_factor: &'a str,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Where an SMS factor's codes go.
+    pub phone_number: Option<&'a str>,
 }
 
 pub async fn insert_ticket(client: &impl GenericClient, ticket: &NewTicket<'_>) -> Result<(), AuthError> {
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
         &ticket.id,
         &ticket.hash,
         &ticket.user_id,
@@ -136,6 +148,7 @@ pub async fn insert_ticket(client: &impl GenericClient, ticket: &NewTicket<'_>) 
         &ticket.first_factor,
         &ticket.created_at,
         &ticket.expires_at,
+        &ticket.phone_number,
     ];
     super::execute(client, INSERT_TICKET, &params).await.map(|_| ())
 }
@@ -149,17 +162,13 @@ pub struct StoredTicket {
     pub failed_attempts: i32,
     pub code_hash: Option<String>,
     pub code_sent_at: Option<DateTime<Utc>>,
+    pub phone_number: Option<String>,
 }
 
-pub async fn select_ticket_for_update(
-    client: &impl GenericClient,
-    hash: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<StoredTicket>, AuthError> {
-    let Some(row) = super::query_opt(client, SELECT_TICKET_FOR_UPDATE, &[&hash, &now]).await? else {
-        return Ok(None);
-    };
-    let read = || -> Result<StoredTicket, tokio_postgres::Error> {
+impl TryFrom<&tokio_postgres::Row> for StoredTicket {
+    type Error = tokio_postgres::Error;
+
+    fn try_from(row: &tokio_postgres::Row) -> Result<Self, Self::Error> {
         Ok(StoredTicket {
             id: row.try_get("id")?,
             user_id: row.try_get("user_id")?,
@@ -168,9 +177,61 @@ pub async fn select_ticket_for_update(
             failed_attempts: row.try_get("failed_attempts")?,
             code_hash: row.try_get("code_hash")?,
             code_sent_at: row.try_get("code_sent_at")?,
+            phone_number: row.try_get("phone_number")?,
         })
-    };
-    read().map(Some).map_err(internal)
+    }
+}
+
+pub async fn select_ticket_for_update(
+    client: &impl GenericClient,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StoredTicket>, AuthError> {
+    let row = super::query_opt(client, SELECT_TICKET_FOR_UPDATE, &[&hash, &now]).await?;
+    row.as_ref().map(StoredTicket::try_from).transpose().map_err(internal)
+}
+
+/// A user's live ticket of one purpose (an SMS enrolment, an SMS elevation), locked.
+pub async fn select_user_ticket_for_update(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    purpose: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<StoredTicket>, AuthError> {
+    let row = super::query_opt(client, SELECT_USER_TICKET_FOR_UPDATE, &[&user_id, &purpose, &now]).await?;
+    row.as_ref().map(StoredTicket::try_from).transpose().map_err(internal)
+}
+
+/// Ends a user's tickets of one purpose (a new enrolment replaces the previous one).
+pub async fn delete_user_tickets_of(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    purpose: &str,
+) -> Result<(), AuthError> {
+    super::execute(client, DELETE_USER_TICKETS_OF, &[&user_id, &purpose]).await.map(|_| ())
+}
+
+/// A new code on a ticket (a resend): the count of wrong codes starts again.
+pub async fn update_ticket_code(
+    client: &impl GenericClient,
+    id: Uuid,
+    code_hash: Option<&str>,
+    sent_at: DateTime<Utc>,
+) -> Result<(), AuthError> {
+    super::execute(client, UPDATE_TICKET_CODE, &[&id, &code_hash, &sent_at]).await.map(|_| ())
+}
+
+/// Makes SMS the user's second factor, at this (now verified) number; refused when another user has it.
+pub async fn activate_sms(client: &impl GenericClient, user_id: Uuid, phone_number: &str) -> Result<(), AuthError> {
+    super::execute_unique(client, ACTIVATE_SMS, &[&user_id, &phone_number], "users_phone_number_key", || {
+        AuthError::PhoneNumberInUse
+    })
+    .await
+    .map(|_| ())
+}
+
+pub async fn deactivate_sms(client: &impl GenericClient, user_id: Uuid) -> Result<(), AuthError> {
+    super::execute(client, DEACTIVATE_SMS, &[&user_id]).await.map(|_| ())
 }
 
 /// Counts a wrong code on a ticket; returns the count so far.

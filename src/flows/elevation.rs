@@ -121,6 +121,12 @@ pub async fn with_password(
     issue(state, token).await
 }
 
+/// `POST /elevate/sms`: the code `POST /elevate/sms/send` sent to the user's SMS factor.
+pub async fn with_sms(state: &AppState, token: &VerifiedToken, otp: &str) -> Result<Elevated, AuthError> {
+    super::mfa::sms::check_elevation_code(state, token.claims.user_id, otp).await?;
+    issue(state, token).await
+}
+
 /// `POST /elevate/totp`.
 pub async fn with_totp(state: &AppState, token: &VerifiedToken, otp: &str) -> Result<Elevated, AuthError> {
     super::mfa::check_current_code(state, token.claims.user_id, otp).await?;

@@ -19,6 +19,7 @@ mod jwt;
 mod lifecycle;
 mod mail;
 mod mfa;
+mod mfa_sms;
 mod migrations;
 mod nself_adoption;
 mod pat;

@@ -1,2 +1,2 @@
-insert into auth.mfa_tickets (id, ticket_hash, user_id, kind, first_factor, created_at, expires_at)
-values ($1, $2, $3, $4, $5, $6, $7)
+insert into auth.mfa_tickets (id, ticket_hash, user_id, kind, first_factor, created_at, expires_at, phone_number)
+values ($1, $2, $3, $4, $5, $6, $7, $8)

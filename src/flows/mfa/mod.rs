@@ -7,6 +7,8 @@
 //! encrypted the first time it is used); a code is accepted once per time step; five wrong codes burn the
 //! ticket, and wrong codes also count toward the account's code-guessing lockout; ten single-use recovery
 //! codes, shown once at activation and stored hashed, each stand in for a code.
+pub mod sms;
+
 use chrono::TimeDelta;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -36,7 +38,13 @@ pub const REQUIRED_FOR_ROLES: Setting = Setting::new(
      their tokens hold only the `mfa-enrolment` role",
 );
 
-pub const SETTINGS: &[&Setting] = &[&ENABLED, &TOTP_ISSUER, &REQUIRED_FOR_ROLES];
+pub const SMS_ENABLED: Setting = Setting::new(
+    "AUTH_MFA_SMS_ENABLED",
+    Some("false"),
+    "SMS as a second factor (through the configured SMS provider, whose settings it then needs)",
+);
+
+pub const SETTINGS: &[&Setting] = &[&ENABLED, &TOTP_ISSUER, &REQUIRED_FOR_ROLES, &SMS_ENABLED];
 
 /// The only role in the tokens of a user who must enrol in a second factor first. Hasura knows no
 /// permission for it; hauth's enrolment endpoints accept its tokens.
@@ -55,6 +63,7 @@ pub struct MfaConfig {
     pub enabled: bool,
     pub totp_issuer: String,
     pub required_for_roles: Vec<String>,
+    pub sms_enabled: bool,
 }
 
 impl MfaConfig {
@@ -63,6 +72,7 @@ impl MfaConfig {
             enabled: env.flag(&ENABLED),
             totp_issuer: env.string(&TOTP_ISSUER),
             required_for_roles: env.list(&REQUIRED_FOR_ROLES),
+            sms_enabled: env.flag(&SMS_ENABLED),
         }
     }
 }
@@ -115,6 +125,9 @@ pub(super) async fn challenge(
     user: &User,
     first_factor: SigninMethod,
 ) -> Result<MfaChallenge, AuthError> {
+    if user.active_mfa_type.as_deref() == Some("sms") {
+        return sms::challenge(state, client, user, first_factor).await;
+    }
     let now = state.clock.now();
     let token = OpaqueToken::generate(&state.random);
     let ticket = format!("{TOTP_TICKET_PREFIX}{}", token.expose());
@@ -129,6 +142,7 @@ pub(super) async fn challenge(
             first_factor: first_factor.as_str(),
             created_at: now,
             expires_at: now + TimeDelta::seconds(TICKET_LIFETIME_SECONDS),
+            phone_number: None,
         },
     )
     .await?;
@@ -207,6 +221,16 @@ async fn accept_code_or_recovery(
     if accept_totp(state, client, user_id, stored, code).await? {
         return Ok(true);
     }
+    use_recovery_code(state, client, user_id, code).await
+}
+
+/// Uses one of the user's recovery codes, if `code` is one.
+async fn use_recovery_code(
+    state: &AppState,
+    client: &impl GenericClient,
+    user_id: Uuid,
+    code: &str,
+) -> Result<bool, AuthError> {
     let looks_like_recovery = code.chars().filter(char::is_ascii_alphanumeric).count() == 10;
     if looks_like_recovery
         && db::mfa::use_recovery_code(client, user_id, &totp::recovery_code_hash(code), state.clock.now()).await?
@@ -252,9 +276,9 @@ pub async fn change_mfa(
     code: &str,
     active_mfa_type: &str,
 ) -> Result<Vec<String>, AuthError> {
-    enabled(state)?;
     let activate = match active_mfa_type {
         "totp" => true,
+        "sms" => return sms::activate(state, user_id, code).await,
         "" => false,
         _ => return Err(AuthError::MfaTypeNotFound),
     };
@@ -263,6 +287,12 @@ pub async fn change_mfa(
     let user = db::users::select_user_by_id(&transaction, user_id)
         .await?
         .ok_or(AuthError::Unauthenticated("the user is gone"))?;
+    if !activate && user.active_mfa_type.as_deref() == Some("sms") {
+        drop(transaction);
+        sms::deactivate(state, &user, code).await?;
+        return Ok(Vec::new());
+    }
+    enabled(state)?;
     let identifier = guard_identifier(&user);
     code_guard::ensure_unlocked(state, &transaction, &identifier).await?;
     let stored = db::mfa::select_totp_for_update(&transaction, user_id).await?;
@@ -370,6 +400,7 @@ pub async fn signin_totp(state: &AppState, ticket: &str, otp: &str) -> Result<Si
     let transaction = db::begin(&mut client).await?;
     let stored_ticket = db::mfa::select_ticket_for_update(&transaction, &hash_token(ticket), now)
         .await?
+        .filter(|stored| stored.kind == "totp")
         .ok_or(AuthError::InvalidTicket)?;
     let user =
         db::users::select_user_by_id(&transaction, stored_ticket.user_id).await?.ok_or(AuthError::InvalidTicket)?;

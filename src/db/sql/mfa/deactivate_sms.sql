@@ -1,0 +1,1 @@
+update auth.users set active_mfa_type = null where id = $1 and active_mfa_type = 'sms'
