@@ -47,6 +47,16 @@ async fn the_nhost_sdk_signs_up_signs_in_reads_the_user_refreshes_and_signs_out(
     run_node("sdk-flow.mjs", &[("HAUTH_URL", &server.url)]);
 }
 
+#[tokio::test]
+async fn the_nhost_sdk_enrols_totp_signs_in_with_a_code_and_disables_it() {
+    let server = TestServer::start(&[
+        ("AUTH_MFA_ENABLED", "true"),
+        ("AUTH_ENCRYPTION_KEYS", "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+    ])
+    .await;
+    run_node("sdk-mfa.mjs", &[("HAUTH_URL", &server.url)]);
+}
+
 /// Starts hauth with `secret`, asks `hauth hasura jwt-secret` what Hasura should be given, and has `jose`
 /// verify a fresh token with exactly that (the `jwk_url` form for asymmetric keys, the `key` form for HMAC).
 async fn verify_with_jose(secret: &str, jose_alg: &str) {

@@ -1,5 +1,5 @@
 //! The npm packages the black-box tests use (`tests/sdk/package-lock.json`: the nhost SDK, jose, maildev,
-//! oidc-provider, playwright-core), installed once on first use.
+//! oidc-provider, otpauth, playwright-core), installed once on first use.
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -10,7 +10,7 @@ pub fn sdk_dir() -> PathBuf {
 
 fn installed() -> bool {
     let modules = sdk_dir().join("node_modules");
-    ["@nhost/hasura-auth-js", "jose", ".bin/maildev", "oidc-provider", "playwright-core"]
+    ["@nhost/hasura-auth-js", "jose", ".bin/maildev", "oidc-provider", "otpauth", "playwright-core"]
         .iter()
         .all(|package| modules.join(package).exists())
 }
