@@ -5,11 +5,11 @@
 use chrono::TimeDelta;
 use poem::http::StatusCode;
 use serde_json::{Value, json};
-use totp_rs::{Algorithm, Secret};
 
 use crate::helpers::TestApp;
 use crate::helpers::app::{PASSWORD, Reply};
 use crate::helpers::mailbox::{code_in, follow, link_of, mail, param, spawn};
+use crate::helpers::totp::{self, code_for, next_step};
 
 const ENCRYPTION_KEYS: &str = "k2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
@@ -19,50 +19,13 @@ fn mfa_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     env
 }
 
-/// The code an authenticator app shows for `secret` (base32) at the app's current time.
-fn code_for(app: &TestApp, secret: &str) -> String {
-    let bytes = Secret::try_from_base32(secret).expect("a base32 secret").as_bytes().to_vec();
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build_noncompliant();
-    totp.generate(app.clock.now().timestamp() as u64).to_string()
-}
-
-/// The next 30-second step: a code is accepted once per step.
-fn next_step(app: &TestApp) {
-    app.clock.advance(TimeDelta::seconds(30));
+/// Enrols TOTP for the session's user.
+async fn enrol(app: &TestApp, session: &Value) -> (String, Vec<String>) {
+    totp::enrol(app, session["accessToken"].as_str().unwrap()).await
 }
 
 fn bearer(session: &Value) -> String {
     session["accessToken"].as_str().unwrap().to_string()
-}
-
-/// Enrols TOTP for the session's user: returns the secret and the recovery codes.
-async fn enrol(app: &TestApp, session: &Value) -> (String, Vec<String>) {
-    let generated = app.get("/mfa/totp/generate", Some(&bearer(session))).await;
-    assert_eq!(generated.status, StatusCode::OK, "{}", generated.text);
-    assert!(generated.body["imageUrl"].as_str().unwrap().starts_with("data:image/png;base64,"));
-    let secret = generated.body["totpSecret"].as_str().unwrap().to_string();
-    let activated = app
-        .post_with(
-            "/user/mfa",
-            json!({"code": code_for(app, &secret), "activeMfaType": "totp"}),
-            Some(&bearer(session)),
-        )
-        .await;
-    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
-    let codes: Vec<String> = activated.body["recoveryCodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|code| code.as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(codes.len(), 10);
-    next_step(app);
-    (secret, codes)
 }
 
 /// A challenge instead of a session.

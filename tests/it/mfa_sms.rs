@@ -11,6 +11,7 @@ use crate::helpers::app::{PASSWORD, Reply};
 use crate::helpers::provider_flow::{self, Setup};
 use crate::helpers::provider_standin::StandinKind;
 use crate::helpers::sms_standin::SmsStandin;
+use crate::helpers::totp;
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token";
@@ -199,29 +200,6 @@ async fn sms_elevates_and_removing_the_factor_needs_its_code() {
     assert!(signin.body["session"]["accessToken"].is_string(), "{}", signin.text);
 }
 
-/// A TOTP code for `secret` (base32) at the app's time.
-fn totp_code(app: &TestApp, secret: &str) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).unwrap().as_bytes().to_vec();
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build_noncompliant()
-        .generate(app.clock.now().timestamp() as u64)
-        .to_string()
-}
-
-async fn enrol_totp(app: &TestApp, token: &str) -> String {
-    let secret = app.get("/mfa/totp/generate", Some(token)).await.body["totpSecret"].as_str().unwrap().to_string();
-    let activated = app
-        .post_with("/user/mfa", json!({"code": totp_code(app, &secret), "activeMfaType": "totp"}), Some(token))
-        .await;
-    assert_eq!(activated.status, StatusCode::OK, "{}", activated.text);
-    app.clock.advance(TimeDelta::seconds(30));
-    secret
-}
-
 #[tokio::test]
 async fn a_sign_in_by_sms_code_is_challenged_by_totp() {
     let standin = SmsStandin::start(SID, TOKEN).await;
@@ -235,13 +213,13 @@ async fn a_sign_in_by_sms_code_is_challenged_by_totp() {
     let code = code_in(&message(&standin, 1).await.1);
     let first = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": PHONE, "otp": code})).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    let secret = enrol_totp(&app, &bearer(&first.body["session"])).await;
+    let (secret, _) = totp::enrol(&app, &bearer(&first.body["session"])).await;
     app.post("/signin/passwordless/sms", json!({"phoneNumber": PHONE})).await;
     let code = code_in(&message(&standin, 2).await.1);
     let challenged = app.post("/signin/passwordless/sms/otp", json!({"phoneNumber": PHONE, "otp": code})).await;
     assert!(challenged.body["session"].is_null(), "{}", challenged.text);
     let ticket = challenged.body["mfa"]["ticket"].as_str().unwrap();
-    let done = app.post("/signin/mfa/totp", json!({"ticket": ticket, "otp": totp_code(&app, &secret)})).await;
+    let done = app.post("/signin/mfa/totp", json!({"ticket": ticket, "otp": totp::code_for(&app, &secret)})).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert_eq!(done.body["session"]["user"]["phoneNumber"], PHONE);
 }
@@ -254,14 +232,14 @@ async fn a_provider_sign_in_is_challenged_by_totp() {
     let mut browser = setup.browser();
     let landed = provider_flow::sign_in(&setup, &mut browser, "/signin/provider/github").await;
     let session = provider_flow::session_of(app, &landed).await;
-    let secret = enrol_totp(app, &bearer(&session)).await;
+    let (secret, _) = totp::enrol(app, &bearer(&session)).await;
 
     let mut again = setup.browser();
     let landed = provider_flow::sign_in(&setup, &mut again, "/signin/provider/github").await;
     assert_eq!(provider_flow::param(&landed, "refreshToken"), None, "{landed}");
     assert_eq!(provider_flow::param(&landed, "mfaType").as_deref(), Some("totp"));
     let ticket = provider_flow::param(&landed, "mfaTicket").expect("a ticket");
-    let done = app.post("/signin/mfa/totp", json!({"ticket": ticket, "otp": totp_code(app, &secret)})).await;
+    let done = app.post("/signin/mfa/totp", json!({"ticket": ticket, "otp": totp::code_for(app, &secret)})).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert_eq!(done.body["session"]["user"]["id"], session["user"]["id"]);
 }

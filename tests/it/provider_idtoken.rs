@@ -272,3 +272,26 @@ async fn link_id_token_links_to_a_password_account_and_refuses_an_identity_linke
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
     assert_eq!(refused.error_code(), "invalid-request");
 }
+
+#[tokio::test]
+async fn a_native_sign_in_of_an_account_with_a_second_factor_is_challenged() {
+    let setup =
+        Setup::new(StandinKind::Google, &[("AUTH_PROVIDER_GOOGLE_AUDIENCE", APP_ID), ("AUTH_MFA_ENABLED", "true")])
+            .await;
+    let app = &setup.app;
+    let email = "native.mfa@example.com";
+    let first = setup.standin.sign_app_id_token(&claims(&setup, "native-mfa", email, "nonce-a", json!({})));
+    let session = sign_in(app, "google", &first, Some("nonce-a")).await;
+    assert_eq!(session.status, StatusCode::OK, "{}", session.text);
+    let (secret, _) = crate::helpers::totp::enrol(app, &access_token(&session.body["session"])).await;
+
+    let again = setup.standin.sign_app_id_token(&claims(&setup, "native-mfa", email, "nonce-b", json!({})));
+    let challenged = sign_in(app, "google", &again, Some("nonce-b")).await;
+    assert_eq!(challenged.status, StatusCode::OK, "{}", challenged.text);
+    assert!(challenged.body["session"].is_null(), "{}", challenged.text);
+    let ticket = challenged.body["mfa"]["ticket"].as_str().unwrap();
+    let code = crate::helpers::totp::code_for(app, &secret);
+    let done = app.post("/signin/mfa/totp", json!({"ticket": ticket, "otp": code})).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert_eq!(done.body["session"]["user"]["email"], email);
+}

@@ -10,5 +10,6 @@ pub mod provider_flow;
 pub mod provider_standin;
 pub mod server;
 pub mod sms_standin;
+pub mod totp;
 
 pub use app::TestApp;
