@@ -490,7 +490,8 @@ async fn finish(
             AuthError::OAuthTokenExchangeFailed(describe(&error, "The provider refused the authorization code"))
         })?;
     let now = state.clock.now();
-    let identity = provider.identify(&tokens, sealed.nonce.as_deref(), fields, now).await.map_err(|error| {
+    let answer = providers::Answer { tokens: &tokens, nonce: sealed.nonce.as_deref(), fields, now };
+    let identity = provider.identify(answer).await.map_err(|error| {
         tracing::warn!(provider = %facts.id, %error, "the provider's identity was refused");
         AuthError::OAuthProfileFetchFailed(describe(&error, "Who signed in could not be established"))
     })?;

@@ -15,8 +15,8 @@ use super::config::{AppleKey, ProviderSettings};
 use super::oauth::ClientAuth;
 use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, ResponseMode,
-    Revocation, TokenSet, url_or,
+    Adapter, Answer, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration,
+    ResponseMode, Revocation, url_or,
 };
 
 const APPLE: &str = "https://appleid.apple.com";
@@ -117,14 +117,9 @@ impl Adapter for Apple {
             .map_err(|e| ProviderError::Unsupported(format!("cannot sign the Apple client secret: {e}")))
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let Answer { tokens, nonce, fields: callback, now } = answer;
             let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Apple sent no ID token".into()))?;
             // Apple signs its ID tokens with its own keys, never with the (signed) client secret.
             let expect = super::oidc::Expectations {

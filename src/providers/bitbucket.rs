@@ -1,16 +1,14 @@
 //! Bitbucket Cloud (plain OAuth 2.0, HTTP Basic client authentication, no PKCE). Who signed in comes from
 //! `/2.0/user` (its `uuid`), and the address from `/2.0/user/emails`: only the primary, confirmed one
 //! counts as verified. Bitbucket rotates refresh tokens and has no revocation endpoint.
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Bitbucket {
@@ -59,7 +57,7 @@ impl Bitbucket {
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, url: &Url, token: &SecretString) -> Result<T, ProviderError> {
-        let request = self.registration.client.http.get(url.clone()).bearer_auth(token.expose_secret());
+        let request = self.registration.api_get(url, token);
         super::api_json(request, &format!("Bitbucket API {url}")).await
     }
 }
@@ -69,14 +67,9 @@ impl Adapter for Bitbucket {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let tokens = answer.tokens;
             let user: User = self.get(&self.user_url, &tokens.access_token).await?;
             if user.uuid.is_empty() {
                 return Err(ProviderError::Identity("Bitbucket's profile has no uuid".into()));

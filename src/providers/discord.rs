@@ -1,16 +1,13 @@
 //! Discord (plain OAuth 2.0). PKCE is S256 only, with a verifier of at least 43 characters (hauth's are
 //! 43). Who signed in comes from `/users/@me`: its `verified` flag is the verified-email signal, and the
 //! avatar hash becomes a CDN URL. Each refresh returns a new pair; revoking one token revokes the grant.
-use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 const CDN: &str = "https://cdn.discordapp.com";
@@ -64,20 +61,10 @@ impl Adapter for Discord {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let request = self
-                .registration
-                .client
-                .http
-                .get(self.profile_url.clone())
-                .bearer_auth(tokens.access_token.expose_secret());
+            let tokens = answer.tokens;
+            let request = self.registration.api_get(&self.profile_url, &tokens.access_token);
             let user: User = super::api_json(request, "Discord's profile").await?;
             if user.id.is_empty() {
                 return Err(ProviderError::Identity("Discord's profile has no id".into()));

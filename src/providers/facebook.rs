@@ -3,7 +3,6 @@
 //! under the app secret), which apps with "Require App Secret" on must send. Facebook gives no signal that
 //! an address is verified, so its email never joins an existing account. There are no refresh tokens.
 //! Unlinking withdraws the app's permissions (`DELETE /me/permissions`): Facebook has no RFC 7009 endpoint.
-use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -12,8 +11,7 @@ use url::Url;
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 /// The Graph API version hauth speaks.
@@ -75,22 +73,14 @@ impl Adapter for Facebook {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let tokens = answer.tokens;
             let proof = self.proof(&tokens.access_token)?;
             let request = self
                 .registration
-                .client
-                .http
-                .get(self.profile_url.clone())
-                .query(&[("fields", "id,name,email,picture"), ("appsecret_proof", proof.as_str())])
-                .bearer_auth(tokens.access_token.expose_secret());
+                .api_get(&self.profile_url, &tokens.access_token)
+                .query(&[("fields", "id,name,email,picture"), ("appsecret_proof", proof.as_str())]);
             let profile: Profile = super::api_json(request, "Facebook's profile").await?;
             if profile.id.is_empty() {
                 return Err(ProviderError::Identity("Facebook's profile has no id".into()));

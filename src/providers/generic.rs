@@ -3,7 +3,6 @@
 //! ID token must be the configured one. The token endpoint is authenticated the way the document prefers
 //! (`client_secret_basic` unless only `client_secret_post` is offered); PKCE S256 is always sent. When the ID
 //! token has no email, the userinfo endpoint is asked.
-use chrono::{DateTime, Utc};
 use openidconnect::core::CoreClientAuthMethod;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::OnceCell;
@@ -11,9 +10,7 @@ use tokio::sync::OnceCell;
 use super::config::ProviderSettings;
 use super::oauth::{ClientAuth, OAuthClient};
 use super::oidc::{Expectations, IssuerCheck, KeySet};
-use super::{
-    CallbackFields, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, Revocation, TokenSet,
-};
+use super::{Answer, Endpoints, Facts, Identity, Provider, ProviderError, ProviderFuture, Revocation};
 
 /// What discovery told.
 struct Discovered {
@@ -106,14 +103,9 @@ impl Provider for Oidc {
         Ok(self.settings.client_secret.clone())
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let Answer { tokens, nonce, now, .. } = answer;
             let discovered = self.discovered().await?;
             let raw =
                 tokens.id_token.as_deref().ok_or(ProviderError::Identity("the provider sent no ID token".into()))?;

@@ -3,7 +3,6 @@
 //! the address: only the primary one GitHub marks verified counts as verified. GitHub answers token errors
 //! with HTTP 200 (read as refusals by `oauth`), and its API refuses requests without a `User-Agent`.
 //! Revocation is GitHub's own: `DELETE /applications/{client_id}/token` with the client's credentials.
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -11,8 +10,7 @@ use url::Url;
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Github {
@@ -72,13 +70,8 @@ impl Github {
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, url: &Url, token: &SecretString) -> Result<T, ProviderError> {
-        let request = self
-            .registration
-            .client
-            .http
-            .get(url.clone())
-            .bearer_auth(token.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/vnd.github+json");
+        let request =
+            self.registration.api_get(url, token).header(reqwest::header::ACCEPT, "application/vnd.github+json");
         super::api_json(request, &format!("GitHub API {url}")).await
     }
 }
@@ -88,14 +81,9 @@ impl Adapter for Github {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let tokens = answer.tokens;
             let user: GithubUser = self.get(&self.user_url, &tokens.access_token).await?;
             let id = match &user.id {
                 serde_json::Value::Number(id) => id.to_string(),

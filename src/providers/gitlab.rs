@@ -1,17 +1,13 @@
 //! GitLab (OpenID Connect), gitlab.com or a self-managed instance by its base URL, from which every endpoint
 //! and the issuer derive. The ID token says who signed in and whether the address is verified; the userinfo
 //! endpoint adds the name and avatar. A refresh invalidates the previous access and refresh tokens.
-use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{IssuerCheck, KeySet};
-use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderFuture, Registration, Revocation, TokenSet, url_or,
-};
+use super::{Adapter, Answer, Endpoints, Facts, Identity, ProviderFuture, Registration, Revocation, url_or};
 
 pub struct Gitlab {
     registration: Registration,
@@ -54,27 +50,16 @@ impl Adapter for Gitlab {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let claims =
-                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, nonce, now).await?;
+            let tokens = answer.tokens;
+            let claims = super::id_token_claims(&self.keys, &self.registration, &self.issuer, &answer).await?;
             let mut identity = super::oidc::identity(
                 &claims,
                 claims.subject().as_str().to_string(),
                 claims.email_verified().unwrap_or(false),
             );
-            let request = self
-                .registration
-                .client
-                .http
-                .get(self.userinfo_url.clone())
-                .bearer_auth(tokens.access_token.expose_secret());
+            let request = self.registration.api_get(&self.userinfo_url, &tokens.access_token);
             let userinfo: Userinfo = super::api_json(request, "GitLab's userinfo").await?;
             identity.display_name = userinfo.name.or(userinfo.nickname).or(identity.display_name);
             identity.avatar_url = userinfo.picture.or(identity.avatar_url);

@@ -9,8 +9,7 @@ use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Google {
@@ -58,14 +57,9 @@ impl Adapter for Google {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let Answer { tokens, nonce, now, .. } = answer;
             let raw = tokens.id_token.as_deref().ok_or(ProviderError::Identity("Google sent no ID token".into()))?;
             let claims = self.keys.verify(raw, &self.registration.expectations(&self.issuer, nonce, now)).await?;
             Ok(identity(&claims))

@@ -2,14 +2,11 @@
 //! must not send a PKCE verifier: LinkedIn refuses web apps that do. Its ID tokens do not echo a nonce, so
 //! none is sent. `email_verified` often arrives as the string `"true"`, which counts. Its token answer joins
 //! scopes with commas (read by `oauth`). Ordinary apps get no refresh token.
-use chrono::{DateTime, Utc};
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{IssuerCheck, KeySet};
-use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderFuture, Registration, Revocation, TokenSet, url_or,
-};
+use super::{Adapter, Answer, Endpoints, Facts, Identity, ProviderFuture, Registration, Revocation, url_or};
 
 pub struct Linkedin {
     registration: Registration,
@@ -47,16 +44,11 @@ impl Adapter for Linkedin {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
             let claims =
-                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, None, now).await?;
+                super::id_token_claims(&self.keys, &self.registration, &self.issuer, &Answer { nonce: None, ..answer })
+                    .await?;
             let verified = claims.email_verified().unwrap_or(false);
             Ok(super::oidc::identity(&claims, claims.subject().as_str().to_string(), verified))
         })

@@ -3,14 +3,12 @@
 //! `tid` before it is compared. The user is the token's `oid` (stable within the directory). Entra does not
 //! guarantee `email` is verified: it counts only when `xms_edov` says so or it is the verified primary
 //! address. A refresh token comes with `offline_access`; each refresh returns a new one.
-use chrono::{DateTime, Utc};
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{IssuerCheck, KeySet};
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 const LOGIN: &str = "https://login.microsoftonline.com";
@@ -50,16 +48,9 @@ impl Adapter for Microsoft {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let claims =
-                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, nonce, now).await?;
+            let claims = super::id_token_claims(&self.keys, &self.registration, &self.issuer, &answer).await?;
             let extra = &claims.additional_claims().values;
             let tenant = extra.get("tid").and_then(|tid| tid.as_str()).unwrap_or_default().to_ascii_lowercase();
             if self.pinned_tenant.as_ref().is_some_and(|pinned| *pinned != tenant) {

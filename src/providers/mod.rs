@@ -31,7 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use config::ProviderSettings;
@@ -159,6 +159,16 @@ pub struct Identity {
 /// Fields of the callback besides `code` and `state` (Apple's one-time `user`).
 pub type CallbackFields = std::collections::HashMap<String, String>;
 
+/// What a provider's callback brought: the token answer, the nonce sent with the authorization request,
+/// the callback's further fields, and the time it is checked at.
+#[derive(Clone, Copy)]
+pub struct Answer<'a> {
+    pub tokens: &'a TokenSet,
+    pub nonce: Option<&'a str>,
+    pub fields: &'a CallbackFields,
+    pub now: DateTime<Utc>,
+}
+
 /// A provider adapter.
 pub trait Provider: Send + Sync {
     fn facts(&self) -> &Facts;
@@ -170,13 +180,7 @@ pub trait Provider: Send + Sync {
     fn client_secret(&self) -> Result<Option<SecretString>, ProviderError>;
 
     /// Who signed in, from the token answer (the ID token) or the provider's API.
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity>;
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity>;
 
     /// Who signed in, from an ID token an app got from the provider's own SDK on a device
     /// (`POST /signin/idtoken`), with the raw nonce the app sent. Only providers with native SDKs (Apple,
@@ -226,6 +230,11 @@ impl Registration {
         Registration { facts, endpoints, client, secret: settings.client_secret.clone() }
     }
 
+    /// A GET of the provider's API with the user's access token.
+    pub fn api_get(&self, url: &Url, access_token: &SecretString) -> reqwest::RequestBuilder {
+        self.client.http.get(url.clone()).bearer_auth(access_token.expose_secret())
+    }
+
     /// What this provider's ID tokens must say.
     pub fn expectations<'a>(
         &'a self,
@@ -243,13 +252,7 @@ pub trait Adapter: Send + Sync {
     fn registration(&self) -> &Registration;
 
     /// Who signed in, from the token answer (the ID token) or the provider's API.
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity>;
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity>;
 
     /// The client secret for the next token request.
     fn client_secret(&self) -> Result<Option<SecretString>, ProviderError> {
@@ -299,14 +302,8 @@ impl<T: Adapter> Provider for T {
         Adapter::client_secret(self)
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
-        Adapter::identify(self, tokens, nonce, callback, now)
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
+        Adapter::identify(self, answer)
     }
 
     fn revoke<'a>(&'a self, token: &'a SecretString) -> ProviderFuture<'a, ()> {
@@ -413,15 +410,14 @@ async fn id_token_claims(
     keys: &oidc::KeySet,
     registration: &Registration,
     issuer: &IssuerCheck,
-    tokens: &TokenSet,
-    nonce: Option<&str>,
-    now: DateTime<Utc>,
+    answer: &Answer<'_>,
 ) -> Result<oidc::Claims, ProviderError> {
-    let raw = tokens
+    let raw = answer
+        .tokens
         .id_token
         .as_deref()
         .ok_or_else(|| ProviderError::Identity(format!("{} sent no ID token", registration.facts.id)))?;
-    keys.verify(raw, &registration.expectations(issuer, nonce, now)).await
+    keys.verify(raw, &registration.expectations(issuer, answer.nonce, answer.now)).await
 }
 
 /// A string claim beyond the standard ones.

@@ -2,7 +2,6 @@
 //! `<team id>-<user id>`. Slack answers errors with HTTP 200 and `ok: false` (read as refusals by
 //! `oauth`). Access tokens never expire unless the app turned token rotation on; then each refresh returns
 //! the next refresh token. Unlinking calls the Web API's `auth.revoke` with the token itself.
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -10,8 +9,7 @@ use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{IssuerCheck, KeySet};
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Slack {
@@ -47,16 +45,9 @@ impl Adapter for Slack {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let claims =
-                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, nonce, now).await?;
+            let claims = super::id_token_claims(&self.keys, &self.registration, &self.issuer, &answer).await?;
             let team = super::extra_claim(&claims, "https://slack.com/team_id")
                 .ok_or(ProviderError::Identity("Slack's ID token names no workspace".into()))?;
             let user = super::extra_claim(&claims, "https://slack.com/user_id").unwrap_or(claims.subject().as_str());

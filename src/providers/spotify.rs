@@ -2,16 +2,13 @@
 //! no PKCE verifier. Spotify's address is unverified by its own account, so it never joins an existing
 //! account. A refresh may or may not return a new refresh token (the old one is kept when none comes), and
 //! Spotify has no revocation endpoint.
-use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Spotify {
@@ -57,20 +54,10 @@ impl Adapter for Spotify {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let request = self
-                .registration
-                .client
-                .http
-                .get(self.profile_url.clone())
-                .bearer_auth(tokens.access_token.expose_secret());
+            let tokens = answer.tokens;
+            let request = self.registration.api_get(&self.profile_url, &tokens.access_token);
             let user: User = super::api_json(request, "Spotify's profile").await?;
             if user.id.is_empty() {
                 return Err(ProviderError::Identity("Spotify's profile has no id".into()));

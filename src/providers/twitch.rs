@@ -3,7 +3,6 @@
 //! from Helix, which wants the `Client-Id` header besides the token, and whose `email` is the user's
 //! verified address. Twitch's token answer lists scopes as a JSON array (read by `oauth`); each refresh
 //! returns the next refresh token. Revocation takes the client id and the token, no secret.
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -12,8 +11,7 @@ use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::oidc::{IssuerCheck, KeySet};
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 /// The ID-token claims hauth asks Twitch for.
@@ -70,22 +68,13 @@ impl Adapter for Twitch {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let claims =
-                super::id_token_claims(&self.keys, &self.registration, &self.issuer, tokens, nonce, now).await?;
-            let client = &self.registration.client;
-            let request = client
-                .http
-                .get(self.users_url.clone())
-                .bearer_auth(tokens.access_token.expose_secret())
-                .header("Client-Id", &client.client_id);
+            let tokens = answer.tokens;
+            let claims = super::id_token_claims(&self.keys, &self.registration, &self.issuer, &answer).await?;
+            let client_id = &self.registration.client.client_id;
+            let request =
+                self.registration.api_get(&self.users_url, &tokens.access_token).header("Client-Id", client_id);
             let Users { data } = super::api_json(request, "Twitch's Helix users").await?;
             let subject = claims.subject().as_str();
             let user = data

@@ -2,16 +2,13 @@
 //! client must authenticate with HTTP Basic. Who signed in comes from `/2/users/me`; the address comes only
 //! with the `users.email` scope, as `confirmed_email`, which X returns only once confirmed. Refresh tokens
 //! (with `offline.access`) are single-use: each refresh returns the next one.
-use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
 use super::{
-    Adapter, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation,
-    TokenSet, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
 };
 
 pub struct Twitter {
@@ -20,7 +17,7 @@ pub struct Twitter {
 }
 
 #[derive(Deserialize)]
-struct Answer {
+struct Me {
     data: User,
 }
 
@@ -55,22 +52,14 @@ impl Adapter for Twitter {
         &self.registration
     }
 
-    fn identify<'a>(
-        &'a self,
-        tokens: &'a TokenSet,
-        _nonce: Option<&'a str>,
-        _callback: &'a CallbackFields,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify<'a>(&'a self, answer: Answer<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
+            let tokens = answer.tokens;
             let request = self
                 .registration
-                .client
-                .http
-                .get(self.profile_url.clone())
-                .query(&[("user.fields", "profile_image_url,confirmed_email")])
-                .bearer_auth(tokens.access_token.expose_secret());
-            let Answer { data: user } = super::api_json(request, "X's profile").await?;
+                .api_get(&self.profile_url, &tokens.access_token)
+                .query(&[("user.fields", "profile_image_url,confirmed_email")]);
+            let Me { data: user } = super::api_json(request, "X's profile").await?;
             if user.id.is_empty() {
                 return Err(ProviderError::Identity("X's profile has no id".into()));
             }
