@@ -59,26 +59,37 @@ async fn record_failure(state: &AppState, user_id: Option<Uuid>, provider: &str,
     audit::record_detached(state, event).await;
 }
 
-/// `POST /signin/idtoken`: signs in the user the token names (signing up, or joining the account of a
-/// verified address, as the browser flow does).
-pub async fn sign_in(state: &AppState, request: IdTokenRequest, options: SignupOptions) -> Result<SignedIn, AuthError> {
+/// Verifies the token and concludes its identity (a sign-in, or a link to `link_to`) in one transaction; a
+/// failure is recorded in the audit log.
+async fn conclude_token(
+    state: &AppState,
+    request: IdTokenRequest,
+    link_to: Option<Uuid>,
+    options: SignupOptions,
+) -> Result<Option<SignedIn>, AuthError> {
     let provider = provider(state, &request.provider)?;
     let provider_id = provider.facts().id.clone();
     let result = async {
         let identity = verified_identity(state, provider.as_ref(), &request).await?;
         let mut client = db::client(&state.pool).await?;
         let transaction = db::begin(&mut client).await?;
-        let session = conclude(state, &transaction, provider.as_ref(), &identity, None, None, options)
-            .await?
-            .ok_or_else(|| AuthError::internal("a sign-in concluded without a session"))?;
+        let concluded = conclude(state, &transaction, provider.as_ref(), &identity, None, link_to, options).await?;
         db::commit(transaction).await?;
-        Ok(session)
+        Ok(concluded)
     }
     .await;
     if let Err(error) = &result {
-        record_failure(state, None, &provider_id, error).await;
+        record_failure(state, link_to, &provider_id, error).await;
     }
     result
+}
+
+/// `POST /signin/idtoken`: signs in the user the token names (signing up, or joining the account of a
+/// verified address, as the browser flow does).
+pub async fn sign_in(state: &AppState, request: IdTokenRequest, options: SignupOptions) -> Result<SignedIn, AuthError> {
+    conclude_token(state, request, None, options)
+        .await?
+        .ok_or_else(|| AuthError::internal("a sign-in concluded without a session"))
 }
 
 /// `POST /link/idtoken`: links the identity the token names to the signed-in user; refused when it is
@@ -92,19 +103,5 @@ pub async fn link(
     if is_anonymous {
         return Err(AuthError::ForbiddenAnonymous);
     }
-    let provider = provider(state, &request.provider)?;
-    let provider_id = provider.facts().id.clone();
-    let result = async {
-        let identity = verified_identity(state, provider.as_ref(), &request).await?;
-        let mut client = db::client(&state.pool).await?;
-        let transaction = db::begin(&mut client).await?;
-        let options = SignupOptions::default();
-        conclude(state, &transaction, provider.as_ref(), &identity, None, Some(user_id), options).await?;
-        db::commit(transaction).await
-    }
-    .await;
-    if let Err(error) = &result {
-        record_failure(state, Some(user_id), &provider_id, error).await;
-    }
-    result
+    conclude_token(state, request, Some(user_id), SignupOptions::default()).await.map(|_| ())
 }

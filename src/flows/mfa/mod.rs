@@ -390,6 +390,33 @@ pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &s
     Ok(codes)
 }
 
+/// A wrong code aimed at a ticket: counted on it (burnt at the fifth) and toward the account's lockout,
+/// and kept (the transaction commits).
+async fn wrong_code(
+    state: &AppState,
+    transaction: deadpool_postgres::Transaction<'_>,
+    ticket_id: Uuid,
+    identifier: &str,
+) -> Result<(), AuthError> {
+    if db::mfa::count_failed_attempt(&transaction, ticket_id).await? >= MAX_WRONG_CODES {
+        db::mfa::delete_ticket(&transaction, ticket_id).await?;
+        tracing::warn!(%ticket_id, "too many wrong second-factor codes: the ticket is burnt");
+    }
+    code_guard::wrong_guess(state, &transaction, identifier, None).await?;
+    db::commit(transaction).await
+}
+
+/// A right code: the earlier wrong guesses are forgotten and the ticket is used up.
+async fn right_code(
+    state: &AppState,
+    transaction: &deadpool_postgres::Transaction<'_>,
+    ticket_id: Uuid,
+    identifier: &str,
+) -> Result<(), AuthError> {
+    code_guard::right_guess(state, transaction, identifier).await?;
+    db::mfa::delete_ticket(transaction, ticket_id).await
+}
+
 /// `POST /signin/mfa/totp`: completes a challenged sign-in with a TOTP code or a recovery code.
 pub async fn signin_totp(state: &AppState, ticket: &str, otp: &str) -> Result<SignedIn, AuthError> {
     if !ticket.starts_with(TOTP_TICKET_PREFIX) {
@@ -408,17 +435,10 @@ pub async fn signin_totp(state: &AppState, ticket: &str, otp: &str) -> Result<Si
     code_guard::ensure_unlocked(state, &transaction, &identifier).await?;
     let stored = db::mfa::select_totp_for_update(&transaction, user.id).await?;
     if !accept_code_or_recovery(state, &transaction, user.id, &stored, otp).await? {
-        let wrong = db::mfa::count_failed_attempt(&transaction, stored_ticket.id).await?;
-        if wrong >= MAX_WRONG_CODES {
-            db::mfa::delete_ticket(&transaction, stored_ticket.id).await?;
-            tracing::warn!(user_id = %user.id, "too many wrong second-factor codes: the sign-in is abandoned");
-        }
-        code_guard::wrong_guess(state, &transaction, &identifier, None).await?;
-        db::commit(transaction).await?;
+        wrong_code(state, transaction, stored_ticket.id, &identifier).await?;
         return Err(AuthError::InvalidTotp);
     }
-    code_guard::right_guess(state, &transaction, &identifier).await?;
-    db::mfa::delete_ticket(&transaction, stored_ticket.id).await?;
+    right_code(state, &transaction, stored_ticket.id, &identifier).await?;
     let signed_in = complete_signin(state, &transaction, user, SigninMethod::SecondFactor).await?;
     db::commit(transaction).await?;
     Ok(signed_in)

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::{MAX_WRONG_CODES, MfaChallenge, guard_identifier, new_recovery_codes};
+use super::{MfaChallenge, guard_identifier, new_recovery_codes};
 use crate::db;
 use crate::db::mfa::StoredTicket;
 use crate::domain::opaque_token::{OpaqueToken, hash_token};
@@ -235,16 +235,10 @@ async fn settle<T>(
         right = super::use_recovery_code(state, &transaction, user.id, otp).await?;
     }
     if !right {
-        if db::mfa::count_failed_attempt(&transaction, ticket.id).await? >= MAX_WRONG_CODES {
-            db::mfa::delete_ticket(&transaction, ticket.id).await?;
-            tracing::warn!(user_id = %user.id, "too many wrong SMS codes: the ticket is burnt");
-        }
-        code_guard::wrong_guess(state, &transaction, &identifier, None).await?;
-        db::commit(transaction).await?;
+        super::wrong_code(state, transaction, ticket.id, &identifier).await?;
         return Err(AuthError::InvalidOtp);
     }
-    code_guard::right_guess(state, &transaction, &identifier).await?;
-    db::mfa::delete_ticket(&transaction, ticket.id).await?;
+    super::right_code(state, &transaction, ticket.id, &identifier).await?;
     let outcome = then(&transaction, &ticket, &user).await?;
     db::commit(transaction).await?;
     Ok(outcome)
