@@ -1,5 +1,7 @@
 //! Tag `session`: refreshing, verifying and ending sessions.
+use chrono::{DateTime, Utc};
 use poem::Request;
+use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -7,9 +9,10 @@ use super::ApiTags;
 use super::body::JsonBody;
 use super::error::ApiError;
 use super::schemas::{SecretField, SessionBody};
-use super::security::optional_bearer;
+use super::security::{BearerAuth, optional_bearer};
 use crate::flows;
 use crate::state::AppState;
+use uuid::Uuid;
 
 #[derive(Object, serde::Deserialize)]
 #[oai(rename = "RefreshTokenRequest", deny_unknown_fields)]
@@ -41,6 +44,23 @@ pub struct VerifyTokenRequest {
     pub token: Option<String>,
 }
 
+/// One of the user's sessions (a sign-in and the refresh tokens rotated from it).
+#[derive(Object)]
+#[oai(rename = "UserSession", rename_all = "camelCase")]
+pub struct SessionSummaryBody {
+    pub id: String,
+    /// When the user signed in (absent for sessions started before this was recorded).
+    pub created_at: Option<DateTime<Utc>>,
+    /// When its refresh token was last used (or issued).
+    pub last_used_at: DateTime<Utc>,
+    /// The client's user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// The client's IP address at sign-in.
+    pub ip: Option<String>,
+    /// The session of the bearer token this list was asked with.
+    pub current: bool,
+}
+
 pub struct SessionApi {
     pub state: AppState,
 }
@@ -55,6 +75,39 @@ impl SessionApi {
         use secrecy::ExposeSecret;
         let session = flows::session::refresh(&self.state, body.0.refresh_token.0.expose_secret()).await?;
         Ok(Json(session.into()))
+    }
+
+    /// List sessions
+    ///
+    /// The signed-in user's live sessions, newest sign-in first; `current` marks the caller's own.
+    #[oai(path = "/user/sessions", method = "get", operation_id = "listUserSessions")]
+    async fn list_sessions(&self, auth: BearerAuth) -> Result<Json<Vec<SessionSummaryBody>>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        let sessions = flows::session::list_sessions(&self.state, bearer.claims.user_id).await?;
+        Ok(Json(
+            sessions
+                .into_iter()
+                .map(|session| SessionSummaryBody {
+                    id: session.id.to_string(),
+                    created_at: session.signed_in_at,
+                    last_used_at: session.last_used_at,
+                    user_agent: session.user_agent,
+                    ip: session.ip,
+                    current: bearer.session_id == Some(session.id),
+                })
+                .collect(),
+        ))
+    }
+
+    /// End a session
+    ///
+    /// Its refresh token stops working at once; its access tokens live out their few minutes.
+    #[oai(path = "/user/sessions/:id", method = "delete", operation_id = "deleteUserSession")]
+    async fn end_session(&self, auth: BearerAuth, id: Path<Uuid>) -> Result<Json<String>, ApiError> {
+        let bearer = flows::session::authenticate(&self.state, &auth.0.token)?;
+        flows::elevation::ensure(&self.state, &bearer).await?;
+        flows::session::end_session(&self.state, bearer.claims.user_id, id.0).await?;
+        Ok(Json("OK".to_string()))
     }
 
     /// Verify JWT token

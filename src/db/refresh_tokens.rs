@@ -20,6 +20,8 @@ pub const REVOKE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/r
 pub const DELETE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/delete_refresh_token_family.sql");
 pub const DELETE_USER_REFRESH_TOKENS: &str = include_str!("sql/refresh_tokens/delete_user_refresh_tokens.sql");
 pub const DELETE_OTHER_SESSIONS: &str = include_str!("sql/refresh_tokens/delete_other_sessions.sql");
+pub const SELECT_USER_SESSIONS: &str = include_str!("sql/refresh_tokens/select_user_sessions.sql");
+pub const REVOKE_USER_FAMILY: &str = include_str!("sql/refresh_tokens/revoke_user_family.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("refresh_tokens/delete_other_sessions", DELETE_OTHER_SESSIONS),
@@ -30,6 +32,8 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("refresh_tokens/revoke_refresh_token_family", REVOKE_REFRESH_TOKEN_FAMILY),
     ("refresh_tokens/delete_refresh_token_family", DELETE_REFRESH_TOKEN_FAMILY),
     ("refresh_tokens/delete_user_refresh_tokens", DELETE_USER_REFRESH_TOKENS),
+    ("refresh_tokens/select_user_sessions", SELECT_USER_SESSIONS),
+    ("refresh_tokens/revoke_user_family", REVOKE_USER_FAMILY),
 ];
 
 /// A refresh token row to insert.
@@ -44,6 +48,9 @@ pub struct NewRefreshToken<'a> {
     pub parent_id: Option<Uuid>,
     /// When the family started (the sign-in).
     pub signed_in_at: DateTime<Utc>,
+    /// Where the sign-in came from (the family's first token only).
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
 }
 
 /// A stored refresh token, as rotation sees it.
@@ -91,6 +98,8 @@ pub async fn insert_refresh_token(client: &impl GenericClient, token: &NewRefres
             &token.family_id,
             &token.parent_id,
             &token.signed_in_at,
+            &token.ip,
+            &token.user_agent,
         ],
     )
     .await
@@ -130,6 +139,47 @@ pub async fn revoke_refresh_token_family(
     now: DateTime<Utc>,
 ) -> Result<u64, AuthError> {
     execute(client, REVOKE_REFRESH_TOKEN_FAMILY, &[&family_id, &now]).await
+}
+
+/// A live session of a user: its refresh token family.
+#[derive(Debug)]
+pub struct SessionSummary {
+    pub id: Uuid,
+    pub signed_in_at: Option<DateTime<Utc>>,
+    pub last_used_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A user's live sessions, newest sign-in first.
+pub async fn select_user_sessions(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionSummary>, AuthError> {
+    let rows = super::query(client, SELECT_USER_SESSIONS, &[&user_id, &now]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SessionSummary {
+                id: row.try_get("family_id")?,
+                signed_in_at: row.try_get("signed_in_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+            })
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(super::internal)
+}
+
+/// Revokes one of a user's sessions; false when the user has no live session with this id.
+pub async fn revoke_user_family(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, AuthError> {
+    Ok(execute(client, REVOKE_USER_FAMILY, &[&user_id, &family_id, &now]).await? > 0)
 }
 
 /// Deletes the family of the token with this hash (sign-out of one session); returns rows deleted.

@@ -274,6 +274,9 @@ async fn mint_refresh_token(
         expires_at = expires_at.min(lineage.signed_in_at + TimeDelta::seconds(max_lifetime));
     }
     let hash = refresh_token.hash();
+    // Where a session was started is kept on its first token.
+    let request = crate::telemetry::current_request();
+    let first = lineage.family_id.is_none();
     db::refresh_tokens::insert_refresh_token(
         client,
         &NewRefreshToken {
@@ -285,6 +288,8 @@ async fn mint_refresh_token(
             family_id,
             parent_id: lineage.parent_id,
             signed_in_at: lineage.signed_in_at,
+            ip: request.ip.as_deref().filter(|_| first),
+            user_agent: request.user_agent.as_deref().filter(|_| first),
         },
     )
     .await?;
@@ -376,6 +381,29 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
     let session = session_for(state, &transaction, user, stored.family_id, child, child_id).await?;
     db::commit(transaction).await?;
     Ok(session)
+}
+
+/// `GET /user/sessions`: the user's live sessions.
+pub async fn list_sessions(
+    state: &AppState,
+    user_id: Uuid,
+) -> Result<Vec<db::refresh_tokens::SessionSummary>, AuthError> {
+    let client = db::client(&state.pool).await?;
+    db::refresh_tokens::select_user_sessions(&client, user_id, state.clock.now()).await
+}
+
+/// `DELETE /user/sessions/{id}`: ends one of the user's sessions (its refresh tokens stop working; its
+/// access tokens live out their few minutes).
+pub async fn end_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> Result<(), AuthError> {
+    let mut client = db::client(&state.pool).await?;
+    let transaction = db::begin(&mut client).await?;
+    db::users::lock_user(&transaction, user_id).await?;
+    if !db::refresh_tokens::revoke_user_family(&transaction, user_id, session_id, state.clock.now()).await? {
+        return Err(AuthError::NotFound("No such session"));
+    }
+    db::commit(transaction).await?;
+    tracing::info!(%user_id, %session_id, "session ended by its user");
+    Ok(())
 }
 
 /// `POST /signout`: ends the session of `refresh_token`, or with `all` every session and personal access

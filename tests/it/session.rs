@@ -5,7 +5,7 @@ use poem::http::StatusCode;
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::helpers::app::PASSWORD;
+use crate::helpers::app::{PASSWORD, Reply};
 
 #[tokio::test]
 async fn signout_ends_that_session_only() {
@@ -114,4 +114,63 @@ async fn token_verify_accepts_body_or_bearer_and_refuses_bad_tokens() {
     let bad = app.post("/token/verify", json!({"token": "a.b.c"})).await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(bad.error_code(), "invalid-request");
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_their_device_and_one_is_ended() {
+    let app = TestApp::spawn().await;
+    let laptop = app.signed_up_session("devices@example.com").await;
+    let signin = |agent: &'static str| {
+        app.client
+            .post("/signin/email-password")
+            .header("user-agent", agent)
+            .header("x-forwarded-for", "203.0.113.7")
+            .body_json(&json!({"email": "devices@example.com", "password": PASSWORD}))
+            .send()
+    };
+    let phone = Reply::read(signin("PhoneBrowser/1.0").await.0).await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.text);
+    let phone = phone.body["session"].clone();
+    // A refresh keeps the session (and its device), with a new last use.
+    app.clock.advance(TimeDelta::seconds(60));
+    let laptop_rotated = app.refresh(laptop["refreshToken"].as_str().unwrap()).await.body.clone();
+    let phone_token = phone["accessToken"].as_str().unwrap();
+
+    let listed = app.get("/user/sessions", Some(phone_token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let sessions = listed.body.as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let mine: Vec<_> = sessions.iter().filter(|session| session["current"] == true).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["userAgent"], "PhoneBrowser/1.0");
+    let other = sessions.iter().find(|session| session["current"] == false).unwrap();
+    let other_id = other["id"].as_str().unwrap().to_string();
+    assert!(other["lastUsedAt"].as_str().unwrap() > other["createdAt"].as_str().unwrap(), "{other}");
+
+    // Ending the laptop's session stops its refresh token; nobody else's session can be named.
+    let stranger = app.signed_up_session("stranger@example.com").await;
+    let refused = Reply::read(
+        app.client
+            .delete(format!("/user/sessions/{other_id}"))
+            .header("authorization", format!("Bearer {}", stranger["accessToken"].as_str().unwrap()))
+            .send()
+            .await
+            .0,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text);
+    let ended = Reply::read(
+        app.client
+            .delete(format!("/user/sessions/{other_id}"))
+            .header("authorization", format!("Bearer {phone_token}"))
+            .send()
+            .await
+            .0,
+    )
+    .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    assert_eq!(app.refresh(laptop_rotated["refreshToken"].as_str().unwrap()).await.status, StatusCode::UNAUTHORIZED);
+    let listed = app.get("/user/sessions", Some(phone_token)).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert_eq!(app.refresh(phone["refreshToken"].as_str().unwrap()).await.status, StatusCode::OK);
 }
