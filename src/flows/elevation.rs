@@ -1,10 +1,10 @@
-//! Elevation (nhost's elevated claim): sensitive changes may demand a recent proof of
-//! presence on top of the session. `POST /elevate/password`, `/elevate/totp` (and `/elevate/sms` with an SMS
-//! second factor) answer a fresh access token carrying `x-hasura-auth-elevated: <user id>`, short-lived
-//! (its own setting); the refresh token is unchanged. With `required`, password and email
-//! changes, personal access tokens, second-factor changes and provider unlinks refuse a token without that
-//! claim (403 `elevated-claim-required`); with `recommended`, only for users who have a second factor (as
-//! nhost asks it only of users who have security keys).
+//! Elevation (nhost's elevated claim): sensitive changes may demand a recent proof of presence on top of
+//! the session. `POST /elevate/password`, `/elevate/totp` and `/elevate/sms` (after `/elevate/sms/send`)
+//! answer a fresh access token carrying `x-hasura-auth-elevated: <user id>`, short-lived (its own
+//! setting); the refresh token is unchanged. With `required`, password and email changes, personal access
+//! tokens, second-factor changes, provider unlinks and ending a session refuse a token without that claim
+//! (403 `elevated-claim-required`); with `recommended`, only for users who have a second factor (as nhost
+//! asks it only of users who have security keys).
 use secrecy::SecretString;
 
 use crate::config::env::{Env, Setting};
