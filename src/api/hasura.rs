@@ -257,6 +257,14 @@ async fn run_action(state: &AppState, call: ActionCall) -> Result<Value, AuthErr
 }
 
 /// Compares a presented secret with the configured one without leaking where they differ.
+/// Refuses a request without the Hasura admin secret (routes for administrators' backends).
+pub fn require_admin_secret(state: &AppState, presented: Option<&str>) -> Result<(), AuthError> {
+    match &state.config.hasura.admin_secret {
+        Some(expected) if secret_matches(presented, expected) => Ok(()),
+        _ => Err(AuthError::Unauthenticated("missing or wrong admin secret")),
+    }
+}
+
 pub fn secret_matches(presented: Option<&str>, expected: &SecretString) -> bool {
     let Some(presented) = presented else { return false };
     Sha256::digest(presented.as_bytes()) == Sha256::digest(expected.expose_secret().as_bytes())

@@ -4,6 +4,7 @@
 //! under the configured route prefix.
 pub mod account;
 pub mod anonymous;
+pub mod audit;
 pub mod authentication;
 pub mod body;
 pub mod config;
@@ -65,7 +66,7 @@ pub type Apis = (
     providers::ProviderSigninApi,
     providers::ProviderUserApi,
     // A tuple of more than 16 is not an `OpenApi`: the second factor's APIs are one member.
-    (mfa::MfaUserApi, mfa::MfaSigninApi, elevation::ElevationApi),
+    (mfa::MfaUserApi, mfa::MfaSigninApi, elevation::ElevationApi, audit::AuditUserApi, audit::AuditAdminApi),
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -89,6 +90,8 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             mfa::MfaUserApi { state: state.clone() },
             mfa::MfaSigninApi { state: state.clone() },
             elevation::ElevationApi { state: state.clone() },
+            audit::AuditUserApi { state: state.clone() },
+            audit::AuditAdminApi { state: state.clone() },
         ),
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))

@@ -620,13 +620,7 @@ impl ProviderUserApi {
         id: Path<Uuid>,
         provider: Path<String>,
     ) -> Result<TokenResponse, ApiError> {
-        let allowed = match &self.state.config.hasura.admin_secret {
-            Some(expected) => super::hasura::secret_matches(admin_secret.0.as_deref(), expected),
-            None => false,
-        };
-        if !allowed {
-            return Err(AuthError::Unauthenticated("missing or wrong admin secret").into());
-        }
+        super::hasura::require_admin_secret(&self.state, admin_secret.0.as_deref())?;
         let access = flows::provider_tokens::access_token(&self.state, id.0, &provider.0).await?;
         Ok(token_response(access))
     }

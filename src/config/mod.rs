@@ -19,6 +19,7 @@ use crate::domain::access::AccessConfig;
 use crate::domain::password::PasswordConfig;
 use crate::domain::sealed::EncryptionKeys;
 use crate::domain::user::UserConfig;
+use crate::flows::audit::AuditConfig;
 use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHooksConfig, SessionConfig};
 use crate::flows::elevation::ElevationConfig;
 use crate::flows::mfa::MfaConfig;
@@ -38,6 +39,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::flows::config::SETTINGS,
         crate::flows::mfa::SETTINGS,
         crate::flows::elevation::SETTINGS,
+        crate::flows::audit::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
         crate::domain::access::SETTINGS,
@@ -67,6 +69,7 @@ pub struct Config {
     pub codes: CodesConfig,
     pub mfa: MfaConfig,
     pub elevation: ElevationConfig,
+    pub audit: AuditConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -107,6 +110,7 @@ impl Config {
         let codes = CodesConfig::load(&mut env);
         let mfa = MfaConfig::load(&mut env);
         let elevation = ElevationConfig::load(&mut env);
+        let audit = AuditConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = (features.passwordless_sms || mfa.sms_enabled).then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
@@ -146,6 +150,7 @@ impl Config {
             codes,
             mfa,
             elevation,
+            audit,
             mail,
             sms: sms.flatten(),
             encryption,

@@ -46,6 +46,10 @@ pub async fn wrong_guess(
     let locked =
         db::code_guards::record_wrong_guess(client, identifier, now, codes.otp_lockout_window, codes.otp_max_attempts)
             .await?;
+    let user_id = code.map(|(user_id, _)| user_id);
+    let details = serde_json::json!({"identifier": identifier, "lockedUntil": locked});
+    let event = super::audit::Event { name: "code.failure", user_id, provider: None, metadata: details };
+    super::audit::record(state, client, event).await?;
     if let Some(until) = locked {
         if let Some((user_id, kind)) = code {
             db::tickets::burn_user_codes(client, user_id, kind.as_str(), now).await?;

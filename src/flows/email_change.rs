@@ -47,6 +47,9 @@ pub async fn change_email(
         old_email: None,
     };
     tickets::send_link(state, &transaction, request).await?;
+    let details = serde_json::json!({"newEmail": new_email.as_str()});
+    super::audit::record(state, &transaction, super::audit::Event::of("email.change_requested", user.id, details))
+        .await?;
     db::commit(transaction).await
 }
 
@@ -62,6 +65,8 @@ pub async fn confirm_change(
     let before = db::users::select_user_by_id(client, user_id).await?.ok_or(AuthError::InvalidTicket)?;
     db::users::confirm_new_email(client, user_id, new_email).await?;
     db::tickets::burn_all_user_codes(client, user_id, state.clock.now()).await?;
+    let details = serde_json::json!({"newEmail": new_email, "oldEmail": before.email});
+    super::audit::record(state, client, super::audit::Event::of("email.change", user_id, details)).await?;
     let Some(old_email) = before.email.as_deref().filter(|old| !old.eq_ignore_ascii_case(new_email)) else {
         return Ok(());
     };

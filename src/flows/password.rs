@@ -101,6 +101,8 @@ pub async fn change_password(
         };
         state.mail.enqueue(&transaction, &notice, now).await?;
     }
+    let how = if keep.is_some() { "password.change" } else { "password.reset" };
+    super::audit::record(state, &transaction, super::audit::Event::of(how, user_id, serde_json::json!({}))).await?;
     db::commit(transaction).await?;
     tracing::info!(%user_id, ended_tokens = ended, "password changed");
     Ok(())

@@ -64,6 +64,8 @@ pub async fn create(
         &NewPat { id, user_id, hash: &hash, created_at: now, expires_at, metadata: metadata.as_ref() },
     )
     .await?;
+    let details = serde_json::json!({"patId": id, "expiresAt": expires_at});
+    super::audit::record(state, &client, super::audit::Event::of("pat.create", user_id, details)).await?;
     tracing::info!(%user_id, pat_id = %id, %expires_at, "personal access token created");
     Ok(CreatedPat { id, token })
 }
@@ -80,6 +82,8 @@ pub async fn revoke(state: &AppState, user_id: Uuid, id: Uuid) -> Result<(), Aut
     if !db::pat::delete_user_pat(&client, id, user_id).await? {
         return Err(AuthError::NotFound("no personal access token with this id"));
     }
+    let details = serde_json::json!({"patId": id});
+    super::audit::record(state, &client, super::audit::Event::of("pat.revoke", user_id, details)).await?;
     tracing::info!(%user_id, pat_id = %id, "personal access token revoked");
     Ok(())
 }

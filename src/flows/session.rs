@@ -20,6 +20,7 @@ use crate::domain::claims::postgres_array_literal;
 use crate::domain::user::User;
 use crate::domain::{Email, RefreshToken};
 use crate::error::AuthError;
+use crate::flows::audit::{self, Event};
 use crate::flows::mfa::MfaChallenge;
 use crate::jwt::{HasuraClaims, VerifiedToken};
 use crate::state::AppState;
@@ -239,9 +240,13 @@ pub async fn complete_signin(
         user.phone_number_verified = true;
     }
     check_account(state, &user)?;
+    let details = serde_json::json!({"method": method.as_str()});
     if method.is_single_factor() && user.active_mfa_type.as_deref().is_some_and(|kind| !kind.is_empty()) {
-        return Ok(SignedIn::SecondFactor(super::mfa::challenge(state, client, &user, method).await?));
+        let challenge = super::mfa::challenge(state, client, &user, method).await?;
+        audit::record(state, client, Event::of("signin.challenged", user.id, details)).await?;
+        return Ok(SignedIn::SecondFactor(challenge));
     }
+    audit::record(state, client, Event::of("signin", user.id, details)).await?;
     Ok(SignedIn::Session(Box::new(start(state, client, user).await?)))
 }
 
@@ -342,6 +347,8 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
     let (child, child_id) = match stored.rotated_at {
         Some(rotated_at) if now - rotated_at > TimeDelta::seconds(state.config.session.reuse_grace_period) => {
             let revoked = db::refresh_tokens::revoke_refresh_token_family(&transaction, stored.family_id, now).await?;
+            let details = serde_json::json!({"sessionId": stored.family_id, "revokedTokens": revoked});
+            audit::record(state, &transaction, Event::of("refresh_token.reuse", stored.user_id, details)).await?;
             db::commit(transaction).await?;
             tracing::warn!(
                 user_id = %stored.user_id,
@@ -401,6 +408,8 @@ pub async fn end_session(state: &AppState, user_id: Uuid, session_id: Uuid) -> R
     if !db::refresh_tokens::revoke_user_family(&transaction, user_id, session_id, state.clock.now()).await? {
         return Err(AuthError::NotFound("No such session"));
     }
+    audit::record(state, &transaction, Event::of("session.end", user_id, serde_json::json!({"sessionId": session_id})))
+        .await?;
     db::commit(transaction).await?;
     tracing::info!(%user_id, %session_id, "session ended by its user");
     Ok(())

@@ -22,7 +22,13 @@ pub async fn signin_email_password(
     let verification = state.passwords.verify(&password, stored_hash).await?;
     let credentials = match credentials {
         Some(credentials) if verification.matches => credentials,
-        _ => return Err(AuthError::InvalidEmailPassword),
+        known => {
+            let user_id = known.map(|credentials| credentials.user_id);
+            let details = serde_json::json!({"method": "password"});
+            let event = super::audit::Event { name: "signin.failure", user_id, provider: None, metadata: details };
+            super::audit::record_detached(state, event).await;
+            return Err(AuthError::InvalidEmailPassword);
+        }
     };
     if verification.needs_rehash {
         let fresh = state.passwords.hash(&password).await?;

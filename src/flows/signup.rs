@@ -40,6 +40,8 @@ pub async fn signup_email_password(
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
     db::users::insert_user(&transaction, &new_user, now).await?;
+    let details = serde_json::json!({"method": "email-password"});
+    super::audit::record(state, &transaction, super::audit::Event::of("signup", new_user.id, details)).await?;
     let session = if users.disable_new_users {
         None
     } else if users.email_verified_required {

@@ -2,6 +2,7 @@
 //! [`BatchOutcome`] (tests call it directly), plus a `run` loop that only schedules it: a short pause after
 //! work, a longer one when nothing was due, backoff on errors, and a clean exit when the shutdown token is
 //! cancelled. Work is claimed with `for update skip locked`, so every replica can run every worker.
+pub mod audit_retention;
 pub mod mail_outbox;
 
 use tokio::task::JoinSet;
@@ -27,6 +28,11 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) -> JoinSet<(&'s
     workers.spawn(async move {
         mail_outbox::run(pool, mail, clock, stop).await;
         ("mail outbox", Ok(()))
+    });
+    let (audit_state, stop) = (state.clone(), shutdown.clone());
+    workers.spawn(async move {
+        audit_retention::run(audit_state, stop).await;
+        ("audit retention", Ok(()))
     });
     workers
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod account_security;
 mod anonymous;
+mod audit;
 mod bad_input;
 mod claims;
 mod code_guessing;

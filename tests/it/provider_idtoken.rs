@@ -93,7 +93,10 @@ async fn signs_up_then_signs_in_the_same_user(kind: StandinKind) {
     assert_eq!(app.count("select count(*) from auth.users").await, 1);
     assert_eq!(identities(app).await, vec![(user_id.clone(), name.to_string(), "native-1".to_string())]);
     let events: Vec<String> = app
-        .rows("select event from auth.audit_log where user_id::text = $1 order by created_at", &[&user_id])
+        .rows(
+            "select event from auth.audit_log where user_id::text = $1 and event like 'provider.%' order by created_at",
+            &[&user_id],
+        )
         .await
         .iter()
         .map(|row| row.get(0))

@@ -13,8 +13,8 @@ use chrono::TimeDelta;
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::code_guard;
 use super::session::{SignedIn, SigninMethod, complete_signin};
+use super::{audit, code_guard};
 use crate::config::env::{Env, Setting};
 use crate::db;
 use crate::domain::opaque_token::{OpaqueToken, hash_token};
@@ -318,6 +318,8 @@ pub async fn change_mfa(
     }
     code_guard::right_guess(state, &transaction, &identifier).await?;
     db::mfa::delete_user_tickets(&transaction, user_id).await?;
+    let event = if activate { "mfa.activate" } else { "mfa.deactivate" };
+    audit::record(state, &transaction, audit::Event::of(event, user_id, serde_json::json!({"type": "totp"}))).await?;
     let codes = if activate {
         db::mfa::update_active_mfa_type(&transaction, user_id, Some("totp")).await?;
         let codes = new_recovery_codes(state, &transaction, user_id).await?;
@@ -383,6 +385,8 @@ pub async fn check_current_code(state: &AppState, user_id: Uuid, code: &str) -> 
 /// `POST /user/mfa/recovery-codes`: new recovery codes, for a current TOTP code.
 pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &str) -> Result<Vec<String>, AuthError> {
     let codes = with_current_code(state, user_id, code, async |transaction| {
+        let event = audit::Event::of("mfa.recovery_codes", user_id, serde_json::json!({}));
+        audit::record(state, transaction, event).await?;
         new_recovery_codes(state, transaction, user_id).await
     })
     .await?;
@@ -395,9 +399,12 @@ pub async fn regenerate_recovery_codes(state: &AppState, user_id: Uuid, code: &s
 async fn wrong_code(
     state: &AppState,
     transaction: deadpool_postgres::Transaction<'_>,
-    ticket_id: Uuid,
+    ticket: &db::mfa::StoredTicket,
     identifier: &str,
 ) -> Result<(), AuthError> {
+    let ticket_id = ticket.id;
+    let details = serde_json::json!({"type": ticket.kind, "purpose": ticket.first_factor});
+    audit::record(state, &transaction, audit::Event::of("mfa.failure", ticket.user_id, details)).await?;
     if db::mfa::count_failed_attempt(&transaction, ticket_id).await? >= MAX_WRONG_CODES {
         db::mfa::delete_ticket(&transaction, ticket_id).await?;
         tracing::warn!(%ticket_id, "too many wrong second-factor codes: the ticket is burnt");
@@ -435,7 +442,7 @@ pub async fn signin_totp(state: &AppState, ticket: &str, otp: &str) -> Result<Si
     code_guard::ensure_unlocked(state, &transaction, &identifier).await?;
     let stored = db::mfa::select_totp_for_update(&transaction, user.id).await?;
     if !accept_code_or_recovery(state, &transaction, user.id, &stored, otp).await? {
-        wrong_code(state, transaction, stored_ticket.id, &identifier).await?;
+        wrong_code(state, transaction, &stored_ticket, &identifier).await?;
         return Err(AuthError::InvalidTotp);
     }
     right_code(state, &transaction, stored_ticket.id, &identifier).await?;

@@ -235,7 +235,7 @@ async fn settle<T>(
         right = super::use_recovery_code(state, &transaction, user.id, otp).await?;
     }
     if !right {
-        super::wrong_code(state, transaction, ticket.id, &identifier).await?;
+        super::wrong_code(state, transaction, &ticket, &identifier).await?;
         return Err(AuthError::InvalidOtp);
     }
     super::right_code(state, &transaction, ticket.id, &identifier).await?;
@@ -289,6 +289,13 @@ pub async fn activate(state: &AppState, user_id: Uuid, code: &str) -> Result<Vec
         }
         let phone = ticket.phone_number.as_deref().ok_or(AuthError::InvalidTicket)?;
         db::mfa::activate_sms(transaction, user.id, phone).await?;
+        let details = serde_json::json!({"type": "sms"});
+        crate::flows::audit::record(
+            state,
+            transaction,
+            crate::flows::audit::Event::of("mfa.activate", user.id, details),
+        )
+        .await?;
         db::mfa::delete_user_tickets(transaction, user.id).await?;
         tracing::info!(user_id = %user.id, "SMS second factor activated");
         new_recovery_codes(state, transaction, user.id).await
@@ -309,6 +316,13 @@ pub async fn deactivate(state: &AppState, user: &User, code: &str) -> Result<(),
     }
     let remove = async |transaction: &deadpool_postgres::Transaction<'_>| -> Result<(), AuthError> {
         db::mfa::deactivate_sms(transaction, user.id).await?;
+        let details = serde_json::json!({"type": "sms"});
+        crate::flows::audit::record(
+            state,
+            transaction,
+            crate::flows::audit::Event::of("mfa.deactivate", user.id, details),
+        )
+        .await?;
         db::mfa::delete_recovery_codes(transaction, user.id).await?;
         db::mfa::delete_user_tickets(transaction, user.id).await?;
         tracing::warn!(user_id = %user.id, "SMS second factor deactivated");
