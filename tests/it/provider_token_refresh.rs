@@ -602,3 +602,35 @@ async fn the_oauth_cli_reports_the_queue_and_accounts_and_refreshes_once_for_cro
     assert!(String::from_utf8_lossy(&unlinked.stderr).contains("last way to sign in"));
     assert_eq!(app.count("select count(*) from auth.user_providers").await, 1);
 }
+
+/// Refreshes per second of the worker against a stand-in answering in 50 ms, serial and at concurrency 16
+/// (`bench/provider-token-refresh.sh` runs it; `BENCH_TOKENS` sets how many tokens the concurrent run
+/// refreshes, a quarter of that the serial one). Not a timed test: it prints, and fails only when the
+/// concurrent run is not at least 8× the serial one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: bench/provider-token-refresh.sh"]
+async fn bench_provider_token_refreshes_per_second() {
+    let tokens: usize = std::env::var("BENCH_TOKENS").ok().and_then(|n| n.parse().ok()).unwrap_or(640);
+    let mut rates = Vec::new();
+    for (concurrency, count) in [(1, (tokens / 4).max(16)), (16, tokens)] {
+        let concurrency = concurrency.to_string();
+        let setup = Setup::new(
+            StandinKind::Twitter,
+            &[("AUTH_PROVIDER_TOKEN_REFRESH_CONCURRENCY", &concurrency), ("AUTH_DATABASE_POOL_SIZE", "8")],
+        )
+        .await;
+        setup.standin.set_latency(50);
+        let refresh_tokens = link_many(&setup.app.state, &setup.standin, "twitter", count, 60).await;
+        let started = Instant::now();
+        let outcome = hauth::workers::provider_tokens::process_due(&setup.app.state).await.unwrap();
+        let elapsed = started.elapsed().as_secs_f64();
+        assert_eq!((outcome.processed, outcome.failed), (count, 0));
+        assert_each_refreshed_once(&setup.standin, &refresh_tokens);
+        let rate = count as f64 / elapsed;
+        println!("concurrency {concurrency:>2}: {count} refreshes in {elapsed:.2} s = {rate:.1} refreshes/s");
+        rates.push(rate);
+    }
+    let speedup = rates[1] / rates[0];
+    println!("speed-up at concurrency 16: {speedup:.1}x serial");
+    assert!(speedup >= 8.0, "concurrency 16 is only {speedup:.1}x serial");
+}
