@@ -1,6 +1,6 @@
 //! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
 //! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret`, `keys generate-encryption`,
-//! `keys rotate-encryption`, `adopt nself` and `version`.
+//! `keys rotate-encryption`, `adopt nself`, `oauth …` ([`oauth`]) and `version`.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use rand::RngCore;
 use secrecy::ExposeSecret;
+
+pub mod oauth;
 
 use crate::app;
 use crate::clock::Clock;
@@ -59,6 +61,15 @@ pub enum Command {
     Adopt {
         #[command(subcommand)]
         command: AdoptCommand,
+    },
+    /// Sign-in providers and their tokens: `refresh once|status|retry-failed`, `accounts`, `link`, `unlink`,
+    /// `list`, `test`.
+    Oauth {
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: oauth::OauthCommand,
     },
     /// Print the version.
     Version,
@@ -310,6 +321,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Oauth { json, command } => oauth::run(command, json, &vars).await,
         Command::Version => {
             println!("hauth {} (schema version {})", env!("CARGO_PKG_VERSION"), db::migrate::latest_version());
             Ok(())

@@ -24,11 +24,13 @@ use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHook
 use crate::flows::elevation::ElevationConfig;
 use crate::flows::mfa::MfaConfig;
 use crate::flows::nself_adoption::NselfKey;
+use crate::flows::token_refresh::RefreshConfig;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
 use crate::providers::ProvidersConfig;
 use crate::sms::SmsConfig;
 use crate::telemetry::LogConfig;
+use crate::workers::provider_tokens::WorkerConfig;
 
 /// Every setting, in the order the README documents them.
 pub fn settings() -> Vec<&'static Setting> {
@@ -48,6 +50,8 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::domain::sealed::SETTINGS,
         crate::flows::nself_adoption::SETTINGS,
         crate::providers::config::SETTINGS,
+        crate::flows::token_refresh::SETTINGS,
+        crate::workers::provider_tokens::SETTINGS,
         crate::telemetry::SETTINGS,
     ]
     .concat()
@@ -78,6 +82,8 @@ pub struct Config {
     /// nself's token key, when adopting an nself database.
     pub nself_key: Option<NselfKey>,
     pub providers: ProvidersConfig,
+    pub token_refresh: RefreshConfig,
+    pub token_refresh_worker: WorkerConfig,
     pub log: LogConfig,
     /// What each setting resolved to, safe to print.
     shown: BTreeMap<String, String>,
@@ -116,6 +122,8 @@ impl Config {
         let encryption = EncryptionKeys::load(&mut env);
         let nself_key = NselfKey::load(&mut env);
         let providers = ProvidersConfig::load(&mut env);
+        let token_refresh = RefreshConfig::load(&mut env);
+        let token_refresh_worker = WorkerConfig::load(&mut env);
         if mfa.enabled && encryption.is_none() {
             env.problem(
                 &crate::domain::sealed::ENCRYPTION_KEYS,
@@ -156,6 +164,8 @@ impl Config {
             encryption,
             nself_key,
             providers,
+            token_refresh,
+            token_refresh_worker,
             log,
             shown: reading.resolved,
         })

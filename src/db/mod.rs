@@ -12,6 +12,7 @@ pub mod nself_adoption;
 pub mod oauth_states;
 pub mod outbox;
 pub mod pat;
+pub mod refresh_queue;
 pub mod refresh_tokens;
 pub mod tickets;
 pub mod tls;
@@ -40,6 +41,7 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         oauth_states::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,
+        refresh_queue::STATEMENTS,
         refresh_tokens::STATEMENTS,
         tickets::STATEMENTS,
         user_providers::STATEMENTS,

@@ -19,6 +19,7 @@ pub mod session;
 pub mod signin;
 pub mod signup;
 pub mod tickets;
+pub mod token_refresh;
 pub mod user;
 pub mod verification;
 pub mod webhook;

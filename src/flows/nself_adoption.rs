@@ -250,6 +250,7 @@ async fn adopt_tokens(
     let mut stored = sealed.as_tokens();
     stored.expires_at = expires_at;
     db::user_providers::update_identity_tokens(client, pending.identity_id, &stored).await?;
+    super::token_refresh::schedule(state, client, pending.identity_id, &stored).await?;
     Ok(true)
 }
 

@@ -9,11 +9,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::audit::{self, Event};
+use super::token_refresh::Outcome;
 use crate::db;
 use crate::db::user_providers::{IdentitySummary, SealedTokens, StoredIdentity};
 use crate::domain::sealed::EncryptionKeys;
 use crate::error::AuthError;
-use crate::providers::{self, Provider, ProviderError, TokenSet};
+use crate::providers::{Provider, TokenSet};
 use crate::state::AppState;
 
 /// An access token whose expiry is this close is refreshed before it is handed out.
@@ -205,69 +206,76 @@ pub struct ProviderAccess {
     pub provider_id: String,
 }
 
+/// How long an on-demand refresh waits for one in flight elsewhere (the worker, another request) before
+/// answering that the provider is unavailable: longer than a provider call may take.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How often a waiting on-demand refresh looks again.
+const IN_FLIGHT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The user's access token at the provider, refreshed first when it has expired (or is about to) and a
-/// refresh token exists. A refresh the provider refuses marks the identity as needing a new sign-in.
+/// refresh token exists. The refresh takes the identity's lease in the refresh queue, as the background
+/// worker does, so a token is never refreshed twice at once (providers that rotate refresh tokens would
+/// otherwise see the old one reused); a request meeting a refresh in flight waits for its result. A refresh
+/// the provider refuses marks the identity as needing a new sign-in.
 pub async fn access_token(state: &AppState, user_id: Uuid, name: &str) -> Result<ProviderAccess, AuthError> {
     let provider = super::providers::provider(state, name).map_err(|_| AuthError::NotFound("provider not linked"))?;
     let keys = keys(state)?;
-    let now = state.clock.now();
-    let mut client = db::client(&state.pool).await?;
-    // The row stays locked through a refresh, so concurrent requests refresh once (providers that rotate
-    // refresh tokens would otherwise see the old one reused).
-    let transaction = db::begin(&mut client).await?;
-    let stored = db::user_providers::select_user_identity(&transaction, user_id, &stored_ids(provider.as_ref()))
-        .await?
-        .ok_or(AuthError::NotFound("provider not linked"))?;
-    if stored.needs_reauthentication {
-        return Err(AuthError::ProviderReauthenticationRequired);
-    }
-    let opened = open_tokens(keys, &stored)?;
     let provider_id = provider.facts().id.clone();
-    let fresh = stored.access_token_expires_at.is_none_or(|at| at > now + TimeDelta::seconds(EXPIRY_MARGIN_SECONDS));
-    if fresh {
-        if stored.access_token_sealed.is_none() {
-            // An nhost row: sealed now, so the plaintext leaves the database.
-            let sealed = reseal(keys, &stored, &opened, now);
-            db::user_providers::update_identity_tokens(&transaction, stored.id, &sealed.as_tokens()).await?;
+    let ids = stored_ids(provider.as_ref());
+    let started = std::time::Instant::now();
+    loop {
+        let now = state.clock.now();
+        let mut client = db::client(&state.pool).await?;
+        let transaction = db::begin(&mut client).await?;
+        let stored = db::user_providers::select_user_identity(&transaction, user_id, &ids)
+            .await?
+            .ok_or(AuthError::NotFound("provider not linked"))?;
+        if stored.needs_reauthentication {
+            return Err(AuthError::ProviderReauthenticationRequired);
+        }
+        let opened = open_tokens(keys, &stored)?;
+        let fresh =
+            stored.access_token_expires_at.is_none_or(|at| at > now + TimeDelta::seconds(EXPIRY_MARGIN_SECONDS));
+        if fresh {
+            if stored.access_token_sealed.is_none() {
+                // An nhost row: sealed now, so the plaintext leaves the database.
+                let sealed = reseal(keys, &stored, &opened, now);
+                db::user_providers::update_identity_tokens(&transaction, stored.id, &sealed.as_tokens()).await?;
+            }
             db::commit(transaction).await?;
+            return Ok(ProviderAccess {
+                access_token: opened.access,
+                expires_at: stored.access_token_expires_at,
+                provider_id,
+            });
         }
-        return Ok(ProviderAccess {
-            access_token: opened.access,
-            expires_at: stored.access_token_expires_at,
-            provider_id,
-        });
-    }
-    let Some(refresh_token) = &opened.refresh else {
-        return Err(AuthError::ProviderReauthenticationRequired);
-    };
-    match providers::refresh(provider.as_ref(), refresh_token).await {
-        Ok(tokens) => {
-            let sealed = seal_token_set(keys, stored.id, &tokens, Some(&opened), now);
-            db::user_providers::update_identity_tokens(&transaction, stored.id, &sealed.as_tokens()).await?;
-            db::commit(transaction).await?;
-            tracing::info!(%user_id, provider = %provider_id, "provider access token refreshed");
-            Ok(ProviderAccess { access_token: tokens.access_token, expires_at: sealed.expires_at, provider_id })
+        // No row lock is held across the provider call: the lease stands for it.
+        db::commit(transaction).await?;
+        drop(client);
+        if opened.refresh.is_none() {
+            return Err(AuthError::ProviderReauthenticationRequired);
         }
-        Err(ProviderError::Refused { code, description }) => {
-            tracing::warn!(%user_id, provider = %provider_id, %code, %description, "provider refused the refresh");
-            db::user_providers::mark_needs_reauthentication(&transaction, stored.id).await?;
-            let event = Event {
-                name: "provider.refresh_refused",
-                user_id: Some(user_id),
-                provider: Some(&provider_id),
-                metadata: serde_json::json!({"error": code}),
-            };
-            audit::record(state, &transaction, event).await?;
-            db::commit(transaction).await?;
-            Err(AuthError::ProviderReauthenticationRequired)
+        if let Some(lease) = super::token_refresh::take_lease(state, stored.id).await? {
+            match super::token_refresh::refresh_leased(state, &lease, false).await? {
+                Outcome::Refreshed { access_token, expires_at } => {
+                    return Ok(ProviderAccess { access_token, expires_at, provider_id });
+                }
+                Outcome::NotRefreshable | Outcome::Refused { .. } => {
+                    return Err(AuthError::ProviderReauthenticationRequired);
+                }
+                Outcome::Failed { retry_after, .. } => {
+                    return Err(AuthError::ProviderUnavailable { retry_after: retry_after.unwrap_or(30) });
+                }
+                // Linked again meanwhile: the stored tokens are read again.
+                Outcome::Abandoned => {}
+            }
+        } else {
+            // A refresh is in flight elsewhere: its result is read once it is recorded.
+            tokio::time::sleep(IN_FLIGHT_POLL).await;
         }
-        Err(ProviderError::Unavailable { detail, retry_after, .. }) => {
-            tracing::warn!(%user_id, provider = %provider_id, %detail, "provider unavailable for a refresh");
-            Err(AuthError::ProviderUnavailable { retry_after: retry_after.unwrap_or(30) })
-        }
-        Err(other) => {
-            tracing::warn!(%user_id, provider = %provider_id, error = %other, "provider refresh failed");
-            Err(AuthError::ProviderUnavailable { retry_after: 30 })
+        if started.elapsed() > IN_FLIGHT_WAIT {
+            tracing::warn!(%user_id, provider = %provider_id, "a provider token refresh in flight did not finish");
+            return Err(AuthError::ProviderUnavailable { retry_after: 5 });
         }
     }
 }

@@ -302,7 +302,11 @@ async fn take_link_ticket(
     db::commit(transaction).await?;
     let made_for_provider = code.payload.get("provider").and_then(|p| p.as_str()) == Some(provider_id);
     let agent = user_agent_hash();
-    let made_for_agent = code.payload.get("userAgent").and_then(|a| a.as_str()) == Some(agent.as_str());
+    // A ticket an operator made with `hauth oauth link` is for whichever browser the user opens it in.
+    let made_for_agent = match code.payload.get("userAgent") {
+        Some(serde_json::Value::Null) => true,
+        made_for => made_for.and_then(|a| a.as_str()) == Some(agent.as_str()),
+    };
     if !made_for_provider || !made_for_agent {
         tracing::warn!(user_id = %code.user_id, made_for_provider, made_for_agent, "link ticket refused");
         return Err(AuthError::InvalidTicket);
@@ -327,6 +331,24 @@ pub async fn link_url(
     if is_anonymous {
         return Err(AuthError::ForbiddenAnonymous);
     }
+    issue_link_url(state, user_id, name, redirect_to, Some(user_agent_hash())).await
+}
+
+/// `hauth oauth link`: a one-time URL, valid ten minutes, that links the provider to `user_id` in the
+/// browser the user opens it in (an operator hands it over; no browser asked for it).
+pub async fn operator_link_url(state: &AppState, user_id: Uuid, name: &str) -> Result<String, AuthError> {
+    let client = db::client(&state.pool).await?;
+    db::users::select_user_by_id(&client, user_id).await?.ok_or(AuthError::NotFound("user not found"))?;
+    issue_link_url(state, user_id, name, None, None).await
+}
+
+async fn issue_link_url(
+    state: &AppState,
+    user_id: Uuid,
+    name: &str,
+    redirect_to: Option<&str>,
+    user_agent: Option<String>,
+) -> Result<String, AuthError> {
     let provider = provider(state, name)?;
     let redirect_to = state.redirects.resolve(redirect_to)?;
     let now = state.clock.now();
@@ -340,7 +362,7 @@ pub async fn link_url(
             code_hash: &ticket.hash(),
             created_at: now,
             expires_at: now + TimeDelta::seconds(LINK_TICKET_LIFETIME_SECONDS),
-            payload: serde_json::json!({"provider": provider.facts().id, "userAgent": user_agent_hash()}),
+            payload: serde_json::json!({"provider": provider.facts().id, "userAgent": user_agent}),
         },
     )
     .await?;
@@ -693,6 +715,7 @@ async fn settle_account(
             let keys = provider_tokens::keys(state)?;
             let sealed = seal_token_set(keys, stored.id, tokens, None, now);
             db::user_providers::update_identity_tokens(client, stored.id, &sealed.as_tokens()).await?;
+            super::token_refresh::schedule(state, client, stored.id, &sealed.as_tokens()).await?;
         }
         db::user_providers::update_identity_profile(client, stored.id, identity.email.as_deref(), &identity.profile)
             .await?;
@@ -807,5 +830,6 @@ async fn link(
             now,
         },
     )
-    .await
+    .await?;
+    super::token_refresh::schedule(state, client, id, &sealed.as_tokens()).await
 }

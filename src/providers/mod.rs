@@ -352,6 +352,11 @@ impl Providers {
         Ok(Providers { all })
     }
 
+    /// Whether no provider is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
     /// The provider reached as `name` (its id or an alias).
     pub fn find(&self, name: &str) -> Option<Arc<dyn Provider>> {
         self.all

@@ -4,6 +4,7 @@
 //! cancelled. Work is claimed with `for update skip locked`, so every replica can run every worker.
 pub mod audit_retention;
 pub mod mail_outbox;
+pub mod provider_tokens;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -34,5 +35,12 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) -> JoinSet<(&'s
         audit_retention::run(audit_state, stop).await;
         ("audit retention", Ok(()))
     });
+    if !state.providers.is_empty() {
+        let (state, stop) = (state.clone(), shutdown.clone());
+        workers.spawn(async move {
+            provider_tokens::run(state, stop).await;
+            ("provider token refresh", Ok(()))
+        });
+    }
     workers
 }

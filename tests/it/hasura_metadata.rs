@@ -237,12 +237,13 @@ fn the_auth_tables_are_tracked_under_nhost_graphql_names() {
 }
 
 /// Tables of the migrated `auth` schema that are the service's own bookkeeping, never read through Hasura.
-const UNTRACKED_AUTH_TABLES: [&str; 9] = [
+const UNTRACKED_AUTH_TABLES: [&str; 10] = [
     "hauth_migrations",
     "code_guards",
     "email_outbox",
     "mfa_recovery_codes",
     "mfa_tickets",
+    "oauth_token_refresh_queue",
     "one_time_codes",
     "organisations",
     "permissions",

@@ -30,6 +30,7 @@ mod provider_catalog;
 mod provider_idtoken;
 mod provider_mobile;
 mod provider_oidc;
+mod provider_token_refresh;
 mod providers;
 mod sdk;
 mod session;

@@ -340,7 +340,7 @@ async fn an_nself_database_is_adopted_with_its_tokens_re_encrypted_under_hauths_
     // nself's tables are gone, hauth's state table is its own, nothing waits.
     for table in [
         "auth.oauth_provider_accounts",
-        "auth.oauth_token_refresh_queue",
+        "auth_nself.oauth_token_refresh_queue",
         "auth.oauth_audit_log",
         "auth_nself.oauth_states",
         "auth_nself.oauth_provider_accounts",
@@ -350,6 +350,8 @@ async fn an_nself_database_is_adopted_with_its_tokens_re_encrypted_under_hauths_
     }
     assert_eq!(app.count("select count(*) from auth.oauth_states").await, 0, "nself's sign-ins in flight are not kept");
     assert_eq!(app.count("select count(*) from auth_nself.pending_tokens").await, 0);
+    // nself's refresh queue is not kept: hauth's own schedules every adopted identity.
+    assert_eq!(app.count("select count(*) from auth.oauth_token_refresh_queue").await, 3);
 
     // Migrating and adopting again change nothing.
     assert!(hauth::db::migrate::run(&app.db.url).await.unwrap().is_empty());
@@ -459,7 +461,8 @@ async fn an_adopted_nself_database_ends_up_with_a_fresh_databases_schema() {
         .batch_execute(
             "delete from auth.hauth_migrations where version >= 10;
              drop schema auth_nself cascade;
-             drop table auth.oauth_states;",
+             drop table auth.oauth_states;
+             drop table auth.oauth_token_refresh_queue;",
         )
         .await
         .unwrap();

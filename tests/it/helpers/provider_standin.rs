@@ -513,6 +513,24 @@ impl ProviderStandin {
         self.state().github_app_mode = on;
     }
 
+    /// A grant for `user_id` (an account of the stand-in) with `scopes`, as if a code had been redeemed:
+    /// returns its access token, living `access_token_lifetime` seconds, and its refresh token. For tests
+    /// that need many linked identities without a browser flow each.
+    pub fn grant_tokens(&self, user_id: &str, scopes: &[&str], access_token_lifetime: i64) -> (String, String) {
+        let kind = self.shared.kind;
+        let mut state = self.state();
+        assert!(state.users.contains_key(user_id), "no stand-in user {user_id:?}: add_user first");
+        let scopes: Vec<String> = scopes.iter().map(|scope| scope.to_string()).collect();
+        let grant = state.new_grant(user_id, &scopes);
+        let (access_token, refresh_token) = (new_access_token(kind, false), new_refresh_token(kind));
+        let expires_at = Some(now_millis() + access_token_lifetime * 1000);
+        state
+            .access_tokens
+            .insert(access_token.clone(), TokenRecord { grant: grant.clone(), expires_at, revoked: false });
+        state.refresh_tokens.insert(refresh_token.clone(), TokenRecord { grant, expires_at: None, revoked: false });
+        (access_token, refresh_token)
+    }
+
     /// Whether `token` is an access token the stand-in issued that is neither expired, rotated nor revoked.
     pub fn is_access_token_live(&self, token: &str) -> bool {
         let state = self.state();
