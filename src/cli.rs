@@ -1,6 +1,6 @@
 //! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
 //! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret`, `keys generate-encryption`,
-//! `keys rotate-encryption`, `adopt nself` and `version`.
+//! `keys rotate-encryption`, `adopt nself`, `users unlock` and `version`.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -60,8 +60,22 @@ pub enum Command {
         #[command(subcommand)]
         command: AdoptCommand,
     },
+    /// User administration.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Lift the lockout of an account after failed sign-ins.
+    Unlock {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,6 +322,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 outcome.adopted,
                 outcome.dropped
             );
+            Ok(())
+        }
+        Command::Users { command: UsersCommand::Unlock { email } } => {
+            let config = load_config(&vars)?;
+            crate::telemetry::init(&config.log.filter, config.log.json);
+            let state = AppState::build(config, Clock::System)?;
+            let email = crate::domain::Email::parse(&email).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let found = crate::flows::lockout::unlock_by_email(&state, &email)
+                .await
+                .map_err(|error| anyhow::anyhow!("unlock failed: {error:?}"))?;
+            anyhow::ensure!(found, "no account has the email {}", email.as_str());
+            println!("unlocked {}", email.as_str());
             Ok(())
         }
         Command::Version => {

@@ -22,6 +22,7 @@ pub mod error;
 pub mod flows;
 pub mod jwt;
 pub mod mail;
+pub mod metrics;
 pub mod pgcluster;
 pub mod providers;
 pub mod random;

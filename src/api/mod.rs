@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod passwordless;
 pub mod pat;
 pub mod providers;
+pub mod rate_limit;
 pub mod redirect;
 pub mod schemas;
 pub mod security;
@@ -115,9 +116,9 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = poem::Response> {
     // Browser clients (the nhost SDK) call from their own origin with a bearer token, never with cookies:
     // any origin may call, and no credentials are allowed cross-origin.
     let route = route.with(poem::middleware::Cors::new().allow_credentials(false));
-    let max_body_bytes = state.config.http.max_body_bytes;
     route.around(move |next, req| {
         let allowed = allowed.clone();
-        async move { Ok(context::with_request_context(next, req, max_body_bytes, &allowed).await) }
+        let state = state.clone();
+        async move { Ok(context::with_request_context(next, req, &state, &allowed).await) }
     })
 }

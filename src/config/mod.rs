@@ -23,6 +23,7 @@ use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHook
 use crate::flows::elevation::ElevationConfig;
 use crate::flows::mfa::MfaConfig;
 use crate::flows::nself_adoption::NselfKey;
+use crate::flows::rate_limit::RateLimitConfig;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
 use crate::providers::ProvidersConfig;
@@ -38,6 +39,8 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::flows::config::SETTINGS,
         crate::flows::mfa::SETTINGS,
         crate::flows::elevation::SETTINGS,
+        crate::flows::rate_limit::SETTINGS,
+        crate::flows::lockout::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
         crate::domain::access::SETTINGS,
@@ -67,6 +70,8 @@ pub struct Config {
     pub codes: CodesConfig,
     pub mfa: MfaConfig,
     pub elevation: ElevationConfig,
+    pub rate_limits: RateLimitConfig,
+    pub lockout: crate::flows::lockout::LockoutConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -107,6 +112,8 @@ impl Config {
         let codes = CodesConfig::load(&mut env);
         let mfa = MfaConfig::load(&mut env);
         let elevation = ElevationConfig::load(&mut env);
+        let rate_limits = RateLimitConfig::load(&mut env);
+        let lockout = crate::flows::lockout::LockoutConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = features.passwordless_sms.then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
@@ -146,6 +153,8 @@ impl Config {
             codes,
             mfa,
             elevation,
+            rate_limits,
+            lockout,
             mail,
             sms: sms.flatten(),
             encryption,

@@ -12,7 +12,9 @@ pub mod nself_adoption;
 pub mod oauth_states;
 pub mod outbox;
 pub mod pat;
+pub mod rate_limits;
 pub mod refresh_tokens;
+pub mod sign_in_lockouts;
 pub mod tickets;
 pub mod tls;
 pub mod user_providers;
@@ -40,7 +42,9 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         oauth_states::STATEMENTS,
         outbox::STATEMENTS,
         pat::STATEMENTS,
+        rate_limits::STATEMENTS,
         refresh_tokens::STATEMENTS,
+        sign_in_lockouts::STATEMENTS,
         tickets::STATEMENTS,
         user_providers::STATEMENTS,
         users::STATEMENTS,

@@ -68,6 +68,7 @@ pub async fn change_password(
                 return Err(AuthError::InvalidTicket);
             }
             let (_, code) = tickets::consume_link(&transaction, &ticket, now).await?;
+            super::lockout::unlock(&transaction, code.user_id).await?;
             (code.user_id, None)
         }
         PasswordChange::Bearer(bearer) => {

@@ -20,10 +20,22 @@ pub async fn signin_email_password(
     let credentials = db::users::select_credentials_by_email(&client, email.as_str()).await?;
     let stored_hash = credentials.as_ref().and_then(|c| c.password_hash.as_deref());
     let verification = state.passwords.verify(&password, stored_hash).await?;
-    let credentials = match credentials {
-        Some(credentials) if verification.matches => credentials,
-        _ => return Err(AuthError::InvalidEmailPassword),
+    // A locked account answers as a wrong password does, after the same password check.
+    let locked = match &credentials {
+        Some(credentials) => super::lockout::is_locked(state, &client, credentials.user_id).await?,
+        None => false,
     };
+    let credentials = match credentials {
+        Some(credentials) if verification.matches && !locked => credentials,
+        Some(credentials) => {
+            if !verification.matches {
+                super::lockout::record_failure(state, credentials.user_id).await?;
+            }
+            return Err(AuthError::InvalidEmailPassword);
+        }
+        None => return Err(AuthError::InvalidEmailPassword),
+    };
+    super::lockout::unlock(&client, credentials.user_id).await?;
     if verification.needs_rehash {
         let fresh = state.passwords.hash(&password).await?;
         db::users::update_password_hash(&client, credentials.user_id, &fresh).await?;

@@ -3,6 +3,7 @@
 //! work, a longer one when nothing was due, backoff on errors, and a clean exit when the shutdown token is
 //! cancelled. Work is claimed with `for update skip locked`, so every replica can run every worker.
 pub mod mail_outbox;
+pub mod rate_limits;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -28,5 +29,12 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) -> JoinSet<(&'s
         mail_outbox::run(pool, mail, clock, stop).await;
         ("mail outbox", Ok(()))
     });
+    if state.rate_limiter.config.enabled && state.rate_limiter.config.redis_url.is_none() {
+        let (pool, clock, stop) = (state.pool.clone(), state.clock.clone(), shutdown.clone());
+        workers.spawn(async move {
+            rate_limits::run(pool, clock, stop).await;
+            ("rate limit pruning", Ok(()))
+        });
+    }
     workers
 }
