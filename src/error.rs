@@ -13,6 +13,9 @@ pub enum AuthError {
     EmailAlreadyInUse,
     #[error("Password is too short")]
     PasswordTooShort,
+    /// The password is known from data breaches (the offline list, or Have I Been Pwned).
+    #[error("Password is in HIBP database")]
+    PasswordInHibpDatabase,
     #[error("Role not allowed")]
     RoleNotAllowed,
     #[error("Default role must be in allowed roles")]

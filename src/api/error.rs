@@ -108,6 +108,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::InvalidRequest(_) => Self::invalid_request(message),
             AuthError::PasswordTooShort => Self::bad_request("password-too-short", message),
+            AuthError::PasswordInHibpDatabase => Self::bad_request("password-in-hibp-database", message),
             AuthError::RoleNotAllowed => Self::bad_request("role-not-allowed", message),
             AuthError::DefaultRoleMustBeInAllowedRoles => {
                 Self::bad_request("default-role-must-be-in-allowed-roles", message)

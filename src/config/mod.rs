@@ -43,6 +43,7 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::flows::lockout::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
+        crate::flows::breached_passwords::SETTINGS,
         crate::domain::access::SETTINGS,
         crate::mail::config::SETTINGS,
         crate::sms::config::SETTINGS,
@@ -63,6 +64,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub users: UserConfig,
     pub passwords: PasswordConfig,
+    pub breached_passwords: crate::flows::breached_passwords::BreachedPasswordsConfig,
     pub hasura: HasuraConfig,
     pub hooks: HasuraHooksConfig,
     pub access: AccessConfig,
@@ -105,6 +107,7 @@ impl Config {
         let session = SessionConfig::load(&mut env);
         let users = UserConfig::load(&mut env);
         let passwords = PasswordConfig::load(&mut env);
+        let breached_passwords = crate::flows::breached_passwords::BreachedPasswordsConfig::load(&mut env);
         let hasura = HasuraConfig::load(&mut env);
         let hooks = HasuraHooksConfig::load(&mut env);
         let access = AccessConfig::load(&mut env);
@@ -146,6 +149,7 @@ impl Config {
             session,
             users,
             passwords,
+            breached_passwords,
             hasura,
             hooks,
             access,
@@ -168,6 +172,13 @@ impl Config {
     /// Settings that are valid but probably not what the operator wants.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.passwords.min_length < 8 {
+            warnings.push(format!(
+                "{}: {} characters is short; 8 or more is advised",
+                crate::domain::password::MIN_LENGTH.name,
+                self.passwords.min_length
+            ));
+        }
         for claim in self.jwt.custom_claims.0.iter().filter(|claim| claim.reads_metadata()) {
             warnings.push(format!(
                 "{}: {} is read from metadata, which users can set themselves at sign-up and deanonymize; do not \

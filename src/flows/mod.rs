@@ -2,6 +2,7 @@
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
 pub mod anonymous;
 pub mod audit;
+pub mod breached_passwords;
 pub mod code_guard;
 pub mod config;
 pub mod deanonymize;

@@ -6,6 +6,7 @@ mod helpers;
 mod account_security;
 mod anonymous;
 mod bad_input;
+mod breached_passwords;
 mod claims;
 mod code_guessing;
 mod configuration;
