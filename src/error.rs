@@ -91,6 +91,12 @@ pub enum AuthError {
     ElevatedClaimRequired,
     #[error("A second factor is required for this user's roles")]
     MfaRequiredForRole,
+    /// The database cannot be reached (stopped, restarting, or the network to it is down).
+    #[error("The database is unavailable, try again later")]
+    DatabaseUnavailable,
+    /// The SMS provider failed or refused the service's credentials.
+    #[error("Cannot send SMS: the SMS provider is unavailable")]
+    SmsProviderUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -23,8 +23,15 @@ pub const TRUSTED_PROXIES: Setting = Setting::new(
      from any other peer the header is ignored",
 );
 
+pub const CONCEAL_ERRORS: Setting = Setting::new(
+    "AUTH_CONCEAL_ERRORS",
+    Some("false"),
+    "answer errors that would reveal whether an account exists (wrong password, disabled or unverified user, \
+     email in use, ...) with `400 invalid-request` (nhost's)",
+);
+
 pub const SETTINGS: &[&Setting] =
-    &[&HOST, &PORT, &API_PREFIX, &SERVER_URL, &CLIENT_URL, &MAX_BODY_BYTES, &TRUSTED_PROXIES];
+    &[&HOST, &PORT, &API_PREFIX, &SERVER_URL, &CLIENT_URL, &MAX_BODY_BYTES, &TRUSTED_PROXIES, &CONCEAL_ERRORS];
 
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -39,6 +46,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sensitive errors become `400 invalid-request`.
+    pub conceal_errors: bool,
 }
 
 impl HttpConfig {
@@ -60,6 +69,7 @@ impl HttpConfig {
             client_url: env.url(&CLIENT_URL),
             max_body_bytes: env.parsed(&MAX_BODY_BYTES),
             trusted_proxies: trusted_proxies(env),
+            conceal_errors: env.flag(&CONCEAL_ERRORS),
         })
     }
 }

@@ -68,7 +68,7 @@ pub async fn with_request_context<E: Endpoint>(
         ip: client_ip.clone(),
         user_agent: req.header("user-agent").map(|agent| agent.chars().take(512).collect()),
     };
-    let mut response = crate::telemetry::with_request(info, async move {
+    let response = crate::telemetry::with_request(info, async move {
         if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
             return error.into_response();
         }
@@ -85,10 +85,10 @@ pub async fn with_request_context<E: Endpoint>(
     })
     .instrument(span.clone())
     .await;
+    let mut response = super::observe::conceal(state, response).await;
     let route = allowed.template_for(&path).unwrap_or("unmatched");
-    let status = response.status().as_u16().to_string();
-    state.metrics.http_requests.with_label_values(&[route, method.as_str(), status.as_str()]).inc();
-    state.metrics.http_duration.with_label_values(&[route, method.as_str()]).observe(started.elapsed().as_secs_f64());
+    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route);
+    super::observe::record(state, route, &method, response.status(), started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

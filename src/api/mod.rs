@@ -12,6 +12,7 @@ pub mod elevation;
 pub mod error;
 pub mod hasura;
 pub mod mfa;
+pub mod observe;
 pub mod openapi;
 pub mod passwordless;
 pub mod pat;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod deanonymize;
 pub mod elevation;
 pub mod email_change;
+pub mod health;
 pub mod id_token;
 pub mod lockout;
 pub mod mfa;

@@ -367,8 +367,17 @@ impl RateLimiter {
 }
 
 /// Counts the request; `TooManyRequests` with the longest wait when any of its keys is spent.
+///
+/// A store that cannot be reached lets the request through (logged): limits must not take the service down
+/// with them, and a route that needs the database answers for itself if the database is what failed.
 pub async fn check(state: &AppState, request: &LimitedRequest) -> Result<(), AuthError> {
-    let refused = state.rate_limiter.refused(request, state.clock.now()).await?;
+    let refused = match state.rate_limiter.refused(request, state.clock.now()).await {
+        Ok(refused) => refused,
+        Err(error) => {
+            tracing::warn!(error = ?error, "rate limits not counted: their store failed");
+            return Ok(());
+        }
+    };
     let Some(wait) = refused.iter().map(|outcome| outcome.wait_seconds).reduce(f64::max) else {
         return Ok(());
     };

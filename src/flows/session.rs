@@ -338,6 +338,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
         Some(rotated_at) if now - rotated_at > TimeDelta::seconds(state.config.session.reuse_grace_period) => {
             let revoked = db::refresh_tokens::revoke_refresh_token_family(&transaction, stored.family_id, now).await?;
             db::commit(transaction).await?;
+            state.metrics.refresh_token_reuse.inc();
             tracing::warn!(
                 user_id = %stored.user_id,
                 family_id = %stored.family_id,

@@ -23,6 +23,7 @@ mod mail;
 mod mfa;
 mod migrations;
 mod nself_adoption;
+mod operations;
 mod pat;
 mod postgres_tls;
 mod provider_attacks;
