@@ -69,6 +69,8 @@ pub enum AuthError {
     EmailNeedsLinking,
     #[error("This provider account is already linked, or this user already has one of this provider")]
     ProviderAlreadyLinked,
+    #[error("The role is still held by users")]
+    RoleInUse,
     #[error("The last way to sign in cannot be removed")]
     LastSignInMethod,
     /// The stored provider token is dead and cannot be refreshed: the user must sign in with the provider again.

@@ -154,6 +154,7 @@ impl From<AuthError> for ApiError {
             AuthError::ProviderAlreadyLinked => {
                 ApiError::Conflict(body(StatusCode::CONFLICT, "provider-already-linked", message))
             }
+            AuthError::RoleInUse => ApiError::Conflict(body(StatusCode::CONFLICT, "role-in-use", message)),
             AuthError::LastSignInMethod => {
                 ApiError::Conflict(body(StatusCode::CONFLICT, "last-sign-in-method", message))
             }

@@ -3,6 +3,7 @@
 //! document (`/openapi.json`), a human docs page (`/docs`), CORS and the request context middleware, all
 //! under the configured route prefix.
 pub mod account;
+pub mod admin;
 pub mod anonymous;
 pub mod authentication;
 pub mod body;
@@ -49,6 +50,8 @@ pub enum ApiTags {
     Verification,
     /// Sign-in with OAuth/OIDC providers and the user's linked providers.
     Providers,
+    /// Administration of users, roles and permissions (admin secret or an admin's token).
+    Admin,
 }
 
 pub type Apis = (
@@ -68,6 +71,7 @@ pub type Apis = (
     providers::ProviderUserApi,
     // A tuple of more than 16 is not an `OpenApi`: the second factor's APIs are one member.
     (mfa::MfaUserApi, mfa::MfaSigninApi, elevation::ElevationApi),
+    admin::AdminApi,
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -92,6 +96,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             mfa::MfaSigninApi { state: state.clone() },
             elevation::ElevationApi { state: state.clone() },
         ),
+        admin::AdminApi { state: state.clone() },
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
         .description("Authentication for the Hasura GraphQL engine, API-compatible with nhost hasura-auth.")

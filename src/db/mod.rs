@@ -2,6 +2,7 @@
 //! loaded with `include_str!`; query functions take any [`GenericClient`] so they work on a pooled
 //! connection or inside a transaction. Constraint violations are turned into domain errors here, so flows
 //! never see a raw `tokio_postgres::Error`.
+pub mod admin;
 pub mod audit_log;
 pub mod claims;
 pub mod code_guards;
@@ -34,6 +35,7 @@ use crate::error::AuthError;
 pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     [
         &[("health/ping", include_str!("sql/health/ping.sql")), ("health/applied_version", APPLIED_VERSION)][..],
+        admin::STATEMENTS,
         audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,

@@ -1,5 +1,6 @@
 //! Use cases, one module per user-visible flow. Flows take the [`crate::state::AppState`], domain values and
 //! the clock's now; they return domain results or an [`crate::error::AuthError`]. No HTTP, no SQL text.
+pub mod admin;
 pub mod anonymous;
 pub mod audit;
 pub mod breached_passwords;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account_security;
+mod admin;
 mod anonymous;
 mod bad_input;
 mod breached_passwords;
