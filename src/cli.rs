@@ -1,6 +1,7 @@
 //! The command line: `serve` (production; never starts a database), `dev` (a private Postgres, generated
 //! secrets, migrate, serve), `migrate`, `config check`, `hasura jwt-secret`, `keys generate-encryption`,
-//! `keys rotate-encryption`, `adopt nself`, `oauth …` ([`oauth`]) and `version`.
+//! `keys rotate-encryption`, `adopt nself`, `oauth …` ([`oauth`]), `users list|create|disable|set-roles|unlock`
+//! and `version`.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -71,8 +72,123 @@ pub enum Command {
         #[command(subcommand)]
         command: oauth::OauthCommand,
     },
+    /// User administration.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List users, oldest first, as JSON lines.
+    List {
+        /// Only users whose email, display name or phone number contains this.
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+    /// Create a user; the password is read from the `HAUTH_NEW_PASSWORD` environment variable, if set.
+    Create {
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        default_role: Option<String>,
+        /// Roles, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+        /// Count the email as verified.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Disable an account (its sessions end), or enable it again with `--enable`.
+    Disable {
+        email: String,
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set an account's roles.
+    SetRoles {
+        email: String,
+        #[arg(long)]
+        default_role: String,
+        /// Roles, comma-separated; the default role is added when missing.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Lift the lockout of an account after failed sign-ins.
+    Unlock {
+        /// The account's email address.
+        email: String,
+    },
+}
+
+/// The JSON line `hauth users …` prints for a user.
+fn user_line(user: &crate::domain::user::User) -> String {
+    serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "displayName": user.display_name,
+        "defaultRole": user.default_role,
+        "roles": user.roles,
+        "disabled": user.disabled,
+        "emailVerified": user.email_verified,
+    })
+    .to_string()
+}
+
+async fn users_command(command: UsersCommand, vars: &HashMap<String, String>) -> anyhow::Result<()> {
+    let config = load_config(vars)?;
+    crate::telemetry::init(&config.log.filter, config.log.json);
+    let state = AppState::build(config, Clock::System)?;
+    let failed = |error: crate::error::AuthError| anyhow::anyhow!("{error}");
+    let email_of = |email: &str| crate::domain::Email::parse(email).map_err(failed);
+    match command {
+        UsersCommand::List { search, limit, offset } => {
+            let page =
+                crate::flows::admin::list_users(&state, search.as_deref(), limit, offset).await.map_err(failed)?;
+            for user in &page.users {
+                println!("{}", user_line(user));
+            }
+            eprintln!("{} of {} user(s)", page.users.len(), page.total);
+        }
+        UsersCommand::Create { email, display_name, default_role, roles, verified } => {
+            let password = vars.get("HAUTH_NEW_PASSWORD").map(|password| secrecy::SecretString::from(password.clone()));
+            let account = crate::flows::admin::NewAccount {
+                email: email_of(&email)?,
+                password,
+                display_name,
+                default_role,
+                roles,
+                email_verified: verified,
+            };
+            println!("{}", user_line(&crate::flows::admin::create_user(&state, account).await.map_err(failed)?));
+        }
+        UsersCommand::Disable { email, enable } => {
+            let id = crate::flows::admin::user_id_by_email(&state, &email_of(&email)?).await.map_err(failed)?;
+            println!("{}", user_line(&crate::flows::admin::set_disabled(&state, id, !enable).await.map_err(failed)?));
+        }
+        UsersCommand::SetRoles { email, default_role, roles } => {
+            let id = crate::flows::admin::user_id_by_email(&state, &email_of(&email)?).await.map_err(failed)?;
+            let user = crate::flows::admin::set_roles(&state, id, &default_role, &roles).await.map_err(failed)?;
+            println!("{}", user_line(&user));
+        }
+        UsersCommand::Unlock { email } => {
+            let email = email_of(&email)?;
+            let found = crate::flows::lockout::unlock_by_email(&state, &email)
+                .await
+                .map_err(|error| anyhow::anyhow!("unlock failed: {error:?}"))?;
+            anyhow::ensure!(found, "no account has the email {}", email.as_str());
+            println!("unlocked {}", email.as_str());
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -322,6 +438,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Oauth { json, command } => oauth::run(command, json, &vars).await,
+        Command::Users { command } => users_command(command, &vars).await,
         Command::Version => {
             println!("hauth {} (schema version {})", env!("CARGO_PKG_VERSION"), db::migrate::latest_version());
             Ok(())

@@ -13,6 +13,9 @@ pub enum AuthError {
     EmailAlreadyInUse,
     #[error("Password is too short")]
     PasswordTooShort,
+    /// The password is known from data breaches (the offline list, or Have I Been Pwned).
+    #[error("Password is in HIBP database")]
+    PasswordInHibpDatabase,
     #[error("Role not allowed")]
     RoleNotAllowed,
     #[error("Default role must be in allowed roles")]
@@ -66,6 +69,8 @@ pub enum AuthError {
     EmailNeedsLinking,
     #[error("This provider account is already linked, or this user already has one of this provider")]
     ProviderAlreadyLinked,
+    #[error("The role is still held by users")]
+    RoleInUse,
     #[error("The last way to sign in cannot be removed")]
     LastSignInMethod,
     /// The stored provider token is dead and cannot be refreshed: the user must sign in with the provider again.
@@ -90,6 +95,12 @@ pub enum AuthError {
     ElevatedClaimRequired,
     #[error("A second factor is required for this user's roles")]
     MfaRequiredForRole,
+    /// The database cannot be reached (stopped, restarting, or the network to it is down).
+    #[error("The database is unavailable, try again later")]
+    DatabaseUnavailable,
+    /// The SMS provider failed or refused the service's credentials.
+    #[error("Cannot send SMS: the SMS provider is unavailable")]
+    SmsProviderUnavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

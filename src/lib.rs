@@ -11,6 +11,7 @@
 //! [`config`] turns the environment (nhost's variable names) into a validated [`config::Config`] once;
 //! [`app`] builds the [`app::AppState`] and the routes; [`cli`] is the command line; [`pgcluster`] runs a
 //! private Postgres cluster for `hauth dev` and for the test suite.
+//! [`metrics`] holds the Prometheus registry `/metrics` serves.
 pub mod api;
 pub mod app;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod flows;
 pub mod jwt;
 pub mod mail;
+pub mod metrics;
 pub mod pgcluster;
 pub mod providers;
 pub mod random;

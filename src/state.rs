@@ -16,8 +16,10 @@ use crate::db::{self, Pool};
 use crate::domain::password::PasswordHasher;
 use crate::domain::redirect::RedirectPolicy;
 use crate::error::AuthError;
+use crate::flows::rate_limit::RateLimiter;
 use crate::jwt::JwtKeys;
 use crate::mail::Mail;
+use crate::metrics::Metrics;
 use crate::providers::Providers;
 use crate::random::Random;
 use crate::sms::Sms;
@@ -45,6 +47,10 @@ pub struct AppState {
     pub redirects: Arc<RedirectPolicy>,
     /// Work flows run after answering.
     pub background: Background,
+    /// Request rate limits, over Postgres or Redis.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// What `/metrics` exports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -67,6 +73,8 @@ impl AppState {
         let mail = Arc::new(Mail::new(&config.mail)?);
         let sms = config.sms.as_ref().map(|sms| Sms::new(sms, http.clone()).map(Arc::new)).transpose()?;
         let providers = Providers::new(&config.providers, &http)?;
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limits.clone(), pool.clone())?);
+        let metrics = Arc::new(Metrics::new()?);
         let redirects =
             Arc::new(RedirectPolicy::new(config.http.client_url.as_ref(), &config.access.allowed_redirect_urls));
         Ok(AppState {
@@ -82,6 +90,8 @@ impl AppState {
             providers,
             redirects,
             background: Background::new(BACKGROUND_TASKS),
+            rate_limiter,
+            metrics,
         })
     }
 }

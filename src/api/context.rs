@@ -1,6 +1,8 @@
 //! Per-request context: a request id (the caller's `X-Request-Id` if it looks sane, else a new UUIDv7) in a
 //! task-local and a tracing span, a bounded request body, the `X-Request-Id` response header, and the
-//! conversion of every escaped error into the JSON error shape inside that context.
+//! conversion of every escaped error into the JSON error shape inside that context. Here, too, the client's
+//! address is settled (`X-Forwarded-For` only from trusted proxies), the rate limits are counted, and each
+//! request is counted and timed for `/metrics` by its route template.
 use poem::http::{HeaderValue, StatusCode};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -9,6 +11,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, error_response};
 use super::openapi::AllowedMethods;
+use crate::state::AppState;
 use crate::telemetry::RequestInfo;
 
 fn incoming_request_id(req: &Request) -> Option<String> {
@@ -47,22 +50,33 @@ async fn read_bounded_body(req: &mut Request, max_body_bytes: usize) -> Result<(
 pub async fn with_request_context<E: Endpoint>(
     next: E,
     mut req: Request,
-    max_body_bytes: usize,
+    state: &AppState,
     allowed: &AllowedMethods,
 ) -> Response {
+    let max_body_bytes = state.config.http.max_body_bytes;
     let path = req.uri().path().to_string();
+    let method = req.method().to_string();
+    let peer = req.remote_addr().as_socket_addr().map(|address| address.ip());
+    let client_ip = super::config::client_ip(peer, req.header("x-forwarded-for"), &state.config.http.trusted_proxies)
+        .map(|ip| ip.to_string());
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
     let started = std::time::Instant::now();
     let info = RequestInfo {
         id: request_id.clone(),
-        ip: req.remote_addr().as_socket_addr().map(|address| address.ip().to_string()),
+        ip: client_ip.clone(),
         user_agent: req.header("user-agent").map(|agent| agent.chars().take(512).collect()),
     };
-    let mut response = crate::telemetry::with_request(info, async move {
+    let response = crate::telemetry::with_request(info, async move {
         if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
             return error.into_response();
+        }
+        if state.rate_limiter.config.enabled {
+            let limited = super::rate_limit::limited_request(state, &mut req, client_ip).await;
+            if let Err(error) = crate::flows::rate_limit::check(state, &limited).await {
+                return ApiError::from(error).into_response();
+            }
         }
         match next.call(req).await {
             Ok(response) => response.into_response(),
@@ -71,6 +85,10 @@ pub async fn with_request_context<E: Endpoint>(
     })
     .instrument(span.clone())
     .await;
+    let mut response = super::observe::conceal(state, response).await;
+    let route = allowed.template_for(&path).unwrap_or("unmatched");
+    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route);
+    super::observe::record(state, route, &method, response.status(), started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -48,13 +48,19 @@ pub enum ApiError {
     /// The request body is not of a type the operation takes.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// An upstream (a sign-in provider) is unavailable; `Retry-After` says when to try again.
+    /// An upstream (the database, a sign-in or SMS provider) is unavailable; `Retry-After` says when to try
+    /// again.
     #[oai(status = 503)]
     ServiceUnavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// An internal fault; the body holds only a request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
 }
+
+/// Seconds a client is told to wait while the database is unavailable (a restart or failover).
+const RETRY_AFTER_DATABASE: u64 = 5;
+/// Seconds a client is told to wait while the SMS provider fails.
+const RETRY_AFTER_SMS: u64 = 30;
 
 fn body(status: StatusCode, error: &str, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody { status: status.as_u16(), error: error.to_string(), message: message.into() })
@@ -108,6 +114,7 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::InvalidRequest(_) => Self::invalid_request(message),
             AuthError::PasswordTooShort => Self::bad_request("password-too-short", message),
+            AuthError::PasswordInHibpDatabase => Self::bad_request("password-in-hibp-database", message),
             AuthError::RoleNotAllowed => Self::bad_request("role-not-allowed", message),
             AuthError::DefaultRoleMustBeInAllowedRoles => {
                 Self::bad_request("default-role-must-be-in-allowed-roles", message)
@@ -147,6 +154,7 @@ impl From<AuthError> for ApiError {
             AuthError::ProviderAlreadyLinked => {
                 ApiError::Conflict(body(StatusCode::CONFLICT, "provider-already-linked", message))
             }
+            AuthError::RoleInUse => ApiError::Conflict(body(StatusCode::CONFLICT, "role-in-use", message)),
             AuthError::LastSignInMethod => {
                 ApiError::Conflict(body(StatusCode::CONFLICT, "last-sign-in-method", message))
             }
@@ -171,6 +179,14 @@ impl From<AuthError> for ApiError {
             AuthError::MfaRequiredForRole => {
                 ApiError::Forbidden(body(StatusCode::FORBIDDEN, "mfa-required-for-role", message))
             }
+            AuthError::DatabaseUnavailable => ApiError::ServiceUnavailable(
+                body(StatusCode::SERVICE_UNAVAILABLE, "database-unavailable", message),
+                RETRY_AFTER_DATABASE,
+            ),
+            AuthError::SmsProviderUnavailable => ApiError::ServiceUnavailable(
+                body(StatusCode::SERVICE_UNAVAILABLE, "cannot-send-sms", message),
+                RETRY_AFTER_SMS,
+            ),
             AuthError::Internal(cause) => Self::internal(&cause),
         }
     }

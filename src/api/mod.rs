@@ -3,6 +3,7 @@
 //! document (`/openapi.json`), a human docs page (`/docs`), CORS and the request context middleware, all
 //! under the configured route prefix.
 pub mod account;
+pub mod admin;
 pub mod anonymous;
 pub mod audit;
 pub mod authentication;
@@ -13,10 +14,12 @@ pub mod elevation;
 pub mod error;
 pub mod hasura;
 pub mod mfa;
+pub mod observe;
 pub mod openapi;
 pub mod passwordless;
 pub mod pat;
 pub mod providers;
+pub mod rate_limit;
 pub mod redirect;
 pub mod schemas;
 pub mod security;
@@ -48,6 +51,8 @@ pub enum ApiTags {
     Verification,
     /// Sign-in with OAuth/OIDC providers and the user's linked providers.
     Providers,
+    /// Administration of users, roles and permissions (admin secret or an admin's token).
+    Admin,
 }
 
 pub type Apis = (
@@ -65,8 +70,15 @@ pub type Apis = (
     verify::VerifyApi,
     providers::ProviderSigninApi,
     providers::ProviderUserApi,
-    // A tuple of more than 16 is not an `OpenApi`: the second factor's APIs are one member.
-    (mfa::MfaUserApi, mfa::MfaSigninApi, elevation::ElevationApi, audit::AuditUserApi, audit::AuditAdminApi),
+    // A tuple of more than 16 is not an `OpenApi`: the account-security and admin APIs are one member.
+    (
+        mfa::MfaUserApi,
+        mfa::MfaSigninApi,
+        elevation::ElevationApi,
+        audit::AuditUserApi,
+        audit::AuditAdminApi,
+        admin::AdminApi,
+    ),
 );
 
 /// The OpenAPI service (also used to write the committed `openapi.json`).
@@ -92,6 +104,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             elevation::ElevationApi { state: state.clone() },
             audit::AuditUserApi { state: state.clone() },
             audit::AuditAdminApi { state: state.clone() },
+            admin::AdminApi { state: state.clone() },
         ),
     );
     OpenApiService::new(apis, "hauth", env!("CARGO_PKG_VERSION"))
@@ -118,9 +131,9 @@ pub fn routes(state: AppState) -> impl Endpoint<Output = poem::Response> {
     // Browser clients (the nhost SDK) call from their own origin with a bearer token, never with cookies:
     // any origin may call, and no credentials are allowed cross-origin.
     let route = route.with(poem::middleware::Cors::new().allow_credentials(false));
-    let max_body_bytes = state.config.http.max_body_bytes;
     route.around(move |next, req| {
         let allowed = allowed.clone();
-        async move { Ok(context::with_request_context(next, req, max_body_bytes, &allowed).await) }
+        let state = state.clone();
+        async move { Ok(context::with_request_context(next, req, &state, &allowed).await) }
     })
 }

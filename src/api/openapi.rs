@@ -97,12 +97,15 @@ fn collect_refs(schema: &Value, out: &mut Vec<String>) {
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
     routes: Vec<(Vec<String>, String)>,
+    /// The documented path template of each entry of `routes`, without the prefix (metric labels).
+    templates: Vec<String>,
 }
 
 impl AllowedMethods {
     /// From the document's paths, under the API prefix, plus the document and docs pages themselves.
     pub fn new(document: &Value, prefix: &str) -> Self {
         let mut routes: Vec<(Vec<String>, String)> = Vec::new();
+        let mut templates = Vec::new();
         let documented = document["paths"].as_object().into_iter().flat_map(Map::iter);
         let served = [("/openapi.json".to_string(), vec!["GET"]), ("/docs".to_string(), vec!["GET"])];
         let documented = documented.map(|(path, operations)| {
@@ -116,20 +119,34 @@ impl AllowedMethods {
             }
             methods.sort();
             routes.push((segments(&format!("{prefix}{path}")), methods.join(", ")));
+            templates.push(path);
         }
-        AllowedMethods { routes }
+        AllowedMethods { routes, templates }
     }
 
     /// The `Allow` value for a request path, if a documented path matches it.
     pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.position(path).map(|index| self.routes[index].1.as_str())
+    }
+
+    /// The documented template a request path matches (`/user/pats/{id}`), if any.
+    pub fn template_for(&self, path: &str) -> Option<&str> {
+        self.position(path).map(|index| self.templates[index].as_str())
+    }
+
+    /// The first route whose pattern matches, preferring one without parameters.
+    fn position(&self, path: &str) -> Option<usize> {
         let requested = segments(path);
-        self.routes
-            .iter()
-            .find(|(pattern, _)| {
+        let matches = |exact: bool| {
+            self.routes.iter().position(|(pattern, _)| {
                 pattern.len() == requested.len()
-                    && pattern.iter().zip(&requested).all(|(p, r)| p == r || (p.starts_with('{') && p.ends_with('}')))
+                    && pattern
+                        .iter()
+                        .zip(&requested)
+                        .all(|(p, r)| p == r || (!exact && p.starts_with('{') && p.ends_with('}')))
             })
-            .map(|(_, methods)| methods.as_str())
+        };
+        matches(true).or_else(|| matches(false))
     }
 }
 
@@ -153,5 +170,7 @@ mod tests {
         assert_eq!(allowed.for_path("/v1/openapi.json"), Some("GET, HEAD"));
         assert_eq!(allowed.for_path("/verify"), None);
         assert_eq!(allowed.for_path("/v1/user/pats"), None);
+        assert_eq!(allowed.template_for("/v1/user/pats/123"), Some("/user/pats/{id}"));
+        assert_eq!(allowed.template_for("/v1/verify"), Some("/verify"));
     }
 }

@@ -38,6 +38,9 @@ pub enum VerifyResponse {
     /// The body is not a form.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many attempts from this address (rate limits); `Retry-After` says when to try again.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 /// Whether the browser says the form comes from another site: `Sec-Fetch-Site` other than `same-origin`

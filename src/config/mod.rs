@@ -24,6 +24,7 @@ use crate::flows::config::{CodesConfig, FeaturesConfig, HasuraConfig, HasuraHook
 use crate::flows::elevation::ElevationConfig;
 use crate::flows::mfa::MfaConfig;
 use crate::flows::nself_adoption::NselfKey;
+use crate::flows::rate_limit::RateLimitConfig;
 use crate::flows::token_refresh::RefreshConfig;
 use crate::jwt::config::JwtConfig;
 use crate::mail::MailConfig;
@@ -42,8 +43,11 @@ pub fn settings() -> Vec<&'static Setting> {
         crate::flows::mfa::SETTINGS,
         crate::flows::elevation::SETTINGS,
         crate::flows::audit::SETTINGS,
+        crate::flows::rate_limit::SETTINGS,
+        crate::flows::lockout::SETTINGS,
         crate::domain::user::SETTINGS,
         crate::domain::password::SETTINGS,
+        crate::flows::breached_passwords::SETTINGS,
         crate::domain::access::SETTINGS,
         crate::mail::config::SETTINGS,
         crate::sms::config::SETTINGS,
@@ -66,6 +70,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub users: UserConfig,
     pub passwords: PasswordConfig,
+    pub breached_passwords: crate::flows::breached_passwords::BreachedPasswordsConfig,
     pub hasura: HasuraConfig,
     pub hooks: HasuraHooksConfig,
     pub access: AccessConfig,
@@ -74,6 +79,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub elevation: ElevationConfig,
     pub audit: AuditConfig,
+    pub rate_limits: RateLimitConfig,
+    pub lockout: crate::flows::lockout::LockoutConfig,
     pub mail: MailConfig,
     /// Present when SMS sign-in is enabled; its settings are only required then.
     pub sms: Option<SmsConfig>,
@@ -109,6 +116,7 @@ impl Config {
         let session = SessionConfig::load(&mut env);
         let users = UserConfig::load(&mut env);
         let passwords = PasswordConfig::load(&mut env);
+        let breached_passwords = crate::flows::breached_passwords::BreachedPasswordsConfig::load(&mut env);
         let hasura = HasuraConfig::load(&mut env);
         let hooks = HasuraHooksConfig::load(&mut env);
         let access = AccessConfig::load(&mut env);
@@ -117,6 +125,8 @@ impl Config {
         let mfa = MfaConfig::load(&mut env);
         let elevation = ElevationConfig::load(&mut env);
         let audit = AuditConfig::load(&mut env);
+        let rate_limits = RateLimitConfig::load(&mut env);
+        let lockout = crate::flows::lockout::LockoutConfig::load(&mut env);
         let mail = MailConfig::load(&mut env);
         let sms = (features.passwordless_sms || mfa.sms_enabled).then(|| SmsConfig::load(&mut env));
         let encryption = EncryptionKeys::load(&mut env);
@@ -151,6 +161,7 @@ impl Config {
             session,
             users,
             passwords,
+            breached_passwords,
             hasura,
             hooks,
             access,
@@ -159,6 +170,8 @@ impl Config {
             mfa,
             elevation,
             audit,
+            rate_limits,
+            lockout,
             mail,
             sms: sms.flatten(),
             encryption,
@@ -174,6 +187,13 @@ impl Config {
     /// Settings that are valid but probably not what the operator wants.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.passwords.min_length < 8 {
+            warnings.push(format!(
+                "{}: {} characters is short; 8 or more is advised",
+                crate::domain::password::MIN_LENGTH.name,
+                self.passwords.min_length
+            ));
+        }
         for claim in self.jwt.custom_claims.0.iter().filter(|claim| claim.reads_metadata()) {
             warnings.push(format!(
                 "{}: {} is read from metadata, which users can set themselves at sign-up and deanonymize; do not \

@@ -2,6 +2,7 @@
 //! loaded with `include_str!`; query functions take any [`GenericClient`] so they work on a pooled
 //! connection or inside a transaction. Constraint violations are turned into domain errors here, so flows
 //! never see a raw `tokio_postgres::Error`.
+pub mod admin;
 pub mod audit_log;
 pub mod claims;
 pub mod code_guards;
@@ -12,8 +13,10 @@ pub mod nself_adoption;
 pub mod oauth_states;
 pub mod outbox;
 pub mod pat;
+pub mod rate_limits;
 pub mod refresh_queue;
 pub mod refresh_tokens;
+pub mod sign_in_lockouts;
 pub mod tickets;
 pub mod tls;
 pub mod user_providers;
@@ -32,7 +35,8 @@ use crate::error::AuthError;
 /// lists its own in a `STATEMENTS` constant.
 pub fn all_statements() -> Vec<(&'static str, &'static str)> {
     [
-        &[("health/ping", include_str!("sql/health/ping.sql"))][..],
+        &[("health/ping", include_str!("sql/health/ping.sql")), ("health/applied_version", APPLIED_VERSION)][..],
+        admin::STATEMENTS,
         audit_log::STATEMENTS,
         claims::STATEMENTS,
         code_guards::STATEMENTS,
@@ -42,7 +46,9 @@ pub fn all_statements() -> Vec<(&'static str, &'static str)> {
         outbox::STATEMENTS,
         pat::STATEMENTS,
         refresh_queue::STATEMENTS,
+        rate_limits::STATEMENTS,
         refresh_tokens::STATEMENTS,
+        sign_in_lockouts::STATEMENTS,
         tickets::STATEMENTS,
         user_providers::STATEMENTS,
         users::STATEMENTS,
@@ -69,9 +75,20 @@ pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Takes a pooled connection, as an internal error if none can be had.
+const APPLIED_VERSION: &str = include_str!("sql/health/applied_version.sql");
+
+/// The newest migration applied to the database.
+pub async fn applied_version(client: &impl GenericClient) -> Result<i32, AuthError> {
+    let row = query_opt(client, APPLIED_VERSION, &[]).await?.ok_or_else(|| AuthError::internal("no version"))?;
+    row.try_get("version").map_err(internal)
+}
+
+/// Takes a pooled connection; when none can be made the database is unavailable (not an internal fault).
 pub async fn client(pool: &Pool) -> Result<deadpool_postgres::Object, AuthError> {
-    pool.get().await.map_err(|e| AuthError::Internal(anyhow::Error::new(e).context("database pool")))
+    pool.get().await.map_err(|e| {
+        tracing::warn!(error = %e, "no database connection");
+        AuthError::DatabaseUnavailable
+    })
 }
 
 /// Starts a transaction on a pooled connection.
@@ -125,9 +142,32 @@ pub async fn query_opt(
     client.query_opt(&statement, params).await.map_err(internal)
 }
 
-/// Wraps an unexpected database error, keeping the cause for the log.
+/// Wraps an unexpected database error, keeping the cause for the log. A lost connection, or a server that
+/// is shutting down, starting or refusing connections, is the database being unavailable instead.
 pub fn internal(e: tokio_postgres::Error) -> AuthError {
+    if connection_lost(&e) {
+        tracing::warn!(error = %e, "database unavailable");
+        return AuthError::DatabaseUnavailable;
+    }
     AuthError::Internal(anyhow::Error::new(e).context("database query"))
+}
+
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let class = &code.code()[..2.min(code.code().len())];
+            // 08: connection exceptions; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
+            class == "08"
+                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(code)
+        }
+        // No server answer at all: the socket failed.
+        None => {
+            e.as_db_error().is_none() && std::error::Error::source(e).is_some_and(|cause| cause.is::<std::io::Error>())
+        }
+    }
 }
 
 /// The name of the constraint a unique violation broke, if that is what `e` is.

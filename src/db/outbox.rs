@@ -11,13 +11,21 @@ pub const INSERT_EMAIL: &str = include_str!("sql/outbox/insert_email.sql");
 pub const CLAIM_DUE_EMAILS: &str = include_str!("sql/outbox/claim_due_emails.sql");
 pub const MARK_EMAIL_SENT: &str = include_str!("sql/outbox/mark_email_sent.sql");
 pub const RECORD_EMAIL_FAILURE: &str = include_str!("sql/outbox/record_email_failure.sql");
+pub const COUNT_WAITING: &str = include_str!("sql/outbox/count_waiting.sql");
 
 pub const STATEMENTS: &[(&str, &str)] = &[
     ("outbox/insert_email", INSERT_EMAIL),
     ("outbox/claim_due_emails", CLAIM_DUE_EMAILS),
     ("outbox/mark_email_sent", MARK_EMAIL_SENT),
     ("outbox/record_email_failure", RECORD_EMAIL_FAILURE),
+    ("outbox/count_waiting", COUNT_WAITING),
 ];
+
+/// Messages neither sent nor given up on (the outbox's depth).
+pub async fn count_waiting(client: &impl GenericClient) -> Result<i64, AuthError> {
+    let row = super::query_opt(client, COUNT_WAITING, &[]).await?.ok_or_else(|| AuthError::internal("no count"))?;
+    row.try_get("waiting").map_err(internal)
+}
 
 /// A rendered message to queue.
 #[derive(Debug)]

@@ -36,7 +36,7 @@ pub async fn deanonymize(
     let profile = options.resolve(&state.config.users, Some(&email))?;
     let password_hash = match &method {
         SignInMethod::EmailPassword(password) => {
-            super::signup::check_password_policy(state, password)?;
+            super::signup::check_password_policy(state, password).await?;
             Some(state.passwords.hash(password).await?)
         }
         SignInMethod::Passwordless => None,

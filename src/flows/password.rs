@@ -57,7 +57,7 @@ pub async fn change_password(
     by: PasswordChange,
     new_password: SecretString,
 ) -> Result<(), AuthError> {
-    super::signup::check_password_policy(state, &new_password)?;
+    super::signup::check_password_policy(state, &new_password).await?;
     let hash = state.passwords.hash(&new_password).await?;
     let now = state.clock.now();
     let mut client = db::client(&state.pool).await?;
@@ -68,6 +68,7 @@ pub async fn change_password(
                 return Err(AuthError::InvalidTicket);
             }
             let (_, code) = tickets::consume_link(&transaction, &ticket, now).await?;
+            super::lockout::unlock(&transaction, code.user_id).await?;
             (code.user_id, None)
         }
         PasswordChange::Bearer(bearer) => {

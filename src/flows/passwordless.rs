@@ -207,7 +207,10 @@ fn sms_error(error: SmsError) -> AuthError {
             tracing::info!(%reason, "SMS provider refused the message");
             AuthError::CannotSendSms
         }
-        SmsError::Unavailable(reason) => AuthError::internal(format!("SMS provider unavailable: {reason}")),
+        SmsError::Unavailable(reason) => {
+            tracing::error!(%reason, "SMS provider unavailable");
+            AuthError::SmsProviderUnavailable
+        }
     }
 }
 

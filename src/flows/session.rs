@@ -350,6 +350,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
             let details = serde_json::json!({"sessionId": stored.family_id, "revokedTokens": revoked});
             audit::record(state, &transaction, Event::of("refresh_token.reuse", stored.user_id, details)).await?;
             db::commit(transaction).await?;
+            state.metrics.refresh_token_reuse.inc();
             tracing::warn!(
                 user_id = %stored.user_id,
                 family_id = %stored.family_id,

@@ -12,8 +12,9 @@ use crate::flows::session::{SigninMethod, complete_signin};
 use crate::state::AppState;
 
 /// Checks a new password against the configured policy; every path that sets a password calls this.
-pub fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
-    crate::domain::password::check_new_password(password, state.config.passwords.min_length)
+pub async fn check_password_policy(state: &AppState, password: &SecretString) -> Result<(), AuthError> {
+    crate::domain::password::check_new_password(password, state.config.passwords.min_length)?;
+    super::breached_passwords::refuse_breached(state, password).await
 }
 
 pub async fn signup_email_password(
@@ -29,7 +30,7 @@ pub async fn signup_email_password(
     if !crate::domain::access::email_allowed(&state.config.access, &email) {
         return Err(AuthError::InvalidEmailPassword);
     }
-    check_password_policy(state, &password)?;
+    check_password_policy(state, &password).await?;
     let profile = options.resolve(users, Some(&email))?;
     // The redirect a verification email will carry must be allowed even if no email is sent now.
     let redirect_to = super::verification::redirect_policy(state).resolve(options.redirect_to.as_deref())?;

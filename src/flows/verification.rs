@@ -107,7 +107,10 @@ async fn use_link(
     let method = match kind {
         LinkKind::VerifyEmail => SigninMethod::VerifyEmailLink,
         LinkKind::PasswordlessEmail => SigninMethod::MagicLink,
-        LinkKind::PasswordReset => SigninMethod::PasswordResetLink,
+        LinkKind::PasswordReset => {
+            super::lockout::unlock(&transaction, code.user_id).await?;
+            SigninMethod::PasswordResetLink
+        }
         LinkKind::EmailConfirmChange => {
             let new_email = code.payload["newEmail"].as_str().ok_or(AuthError::InvalidTicket)?;
             email_change::confirm_change(state, &transaction, code.user_id, new_email, redirect_to).await?;

@@ -5,6 +5,7 @@
 pub mod audit_retention;
 pub mod mail_outbox;
 pub mod provider_tokens;
+pub mod rate_limits;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +41,13 @@ pub fn spawn_all(state: &AppState, shutdown: &CancellationToken) -> JoinSet<(&'s
         workers.spawn(async move {
             provider_tokens::run(state, stop).await;
             ("provider token refresh", Ok(()))
+        });
+    }
+    if state.rate_limiter.config.enabled && state.rate_limiter.config.redis_url.is_none() {
+        let (pool, clock, stop) = (state.pool.clone(), state.clock.clone(), shutdown.clone());
+        workers.spawn(async move {
+            rate_limits::run(pool, clock, stop).await;
+            ("rate limit pruning", Ok(()))
         });
     }
     workers

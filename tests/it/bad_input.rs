@@ -30,7 +30,7 @@ async fn malformed_bodies_are_400_invalid_request_and_store_nothing() {
     for body in cases {
         assert_refused(&app, "/signup/email-password", body, StatusCode::BAD_REQUEST).await;
     }
-    let long_password = "x".repeat(51);
+    let long_password = "x".repeat(hauth::domain::password::PASSWORD_MAX_CHARS + 1);
     let reply = app.post("/signup/email-password", json!({"email": "a@example.com", "password": long_password})).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     for body in ["{", r#"{"email": "a@example.com"}"#, r#"{"email": "a@example.com", "password": 1}"#] {

@@ -237,7 +237,7 @@ fn the_auth_tables_are_tracked_under_nhost_graphql_names() {
 }
 
 /// Tables of the migrated `auth` schema that are the service's own bookkeeping, never read through Hasura.
-const UNTRACKED_AUTH_TABLES: [&str; 10] = [
+const UNTRACKED_AUTH_TABLES: [&str; 12] = [
     "hauth_migrations",
     "code_guards",
     "email_outbox",
@@ -247,7 +247,9 @@ const UNTRACKED_AUTH_TABLES: [&str; 10] = [
     "one_time_codes",
     "organisations",
     "permissions",
+    "rate_limits",
     "role_permissions",
+    "sign_in_lockouts",
 ];
 
 #[tokio::test]

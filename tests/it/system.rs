@@ -87,7 +87,9 @@ async fn the_openapi_document_says_what_the_service_does() {
     assert_eq!(signup["additionalProperties"], false);
     assert_eq!(signup["properties"]["email"]["format"], "email");
     assert_eq!(signup["properties"]["password"]["minLength"], 9);
-    assert_eq!(signup["properties"]["password"]["maxLength"], 50);
+    let longest = hauth::domain::password::PASSWORD_MAX_CHARS;
+    assert!(longest >= 64, "passphrases fit");
+    assert_eq!(signup["properties"]["password"]["maxLength"], longest);
     assert_eq!(schema("SignUpOptions")["additionalProperties"], false);
     assert_eq!(schema("SignUpOptions")["properties"]["metadata"]["type"], "object");
     assert!(schema("SignInEmailPasswordRequest")["properties"]["password"].get("minLength").is_none());

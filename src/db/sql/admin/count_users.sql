@@ -1,0 +1,6 @@
+select count(*) as total
+from auth.users u
+where $1::text is null
+   or u.email::text ilike '%' || $1 || '%'
+   or u.display_name ilike '%' || $1 || '%'
+   or u.phone_number ilike '%' || $1 || '%'

@@ -1,0 +1,2 @@
+delete from auth.permissions
+where permission = $1

@@ -1,0 +1,2 @@
+delete from auth.roles
+where role = $1

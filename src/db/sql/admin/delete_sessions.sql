@@ -1,0 +1,2 @@
+delete from auth.refresh_tokens
+where user_id = $1

@@ -1,0 +1,3 @@
+insert into auth.roles (role)
+values ($1)
+on conflict (role) do nothing

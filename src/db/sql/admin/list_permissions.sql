@@ -1,0 +1,3 @@
+select p.permission, p.description
+from auth.permissions p
+order by p.permission

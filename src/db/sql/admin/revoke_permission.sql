@@ -1,0 +1,2 @@
+delete from auth.role_permissions
+where role = $1 and permission = $2

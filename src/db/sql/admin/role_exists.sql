@@ -1,0 +1,1 @@
+select exists (select 1 from auth.roles r where r.role = $1) as found
