@@ -294,8 +294,10 @@ where
         };
         match attempt.await {
             Ok(done) => return Ok(done),
-            Err(AuthError::Internal(error)) if started.elapsed() < RECORD_RETRY_WINDOW => {
-                tracing::warn!(error = format!("{error:#}"), "provider token refresh: database unreachable, retrying");
+            Err(error @ (AuthError::Internal(_) | AuthError::DatabaseUnavailable))
+                if started.elapsed() < RECORD_RETRY_WINDOW =>
+            {
+                tracing::warn!(error = ?error, "provider token refresh: database unreachable, retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
