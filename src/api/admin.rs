@@ -87,7 +87,7 @@ pub struct CreateRoleRequest {
 }
 
 #[derive(Object, serde::Deserialize)]
-#[oai(rename = "AdminPermission", rename_all = "camelCase", deny_unknown_fields)]
+#[oai(rename = "AdminPermission", rename_all = "camelCase", deny_unknown_fields, skip_serializing_if_is_none)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionBody {
     pub permission: String,

@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// One security event.
 #[derive(Object)]
-#[oai(rename = "SecurityEvent", rename_all = "camelCase")]
+#[oai(rename = "SecurityEvent", rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct SecurityEventBody {
     pub id: String,
     pub created_at: DateTime<Utc>,

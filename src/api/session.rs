@@ -46,7 +46,7 @@ pub struct VerifyTokenRequest {
 
 /// One of the user's sessions (a sign-in and the refresh tokens rotated from it).
 #[derive(Object)]
-#[oai(rename = "UserSession", rename_all = "camelCase")]
+#[oai(rename = "UserSession", rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct SessionSummaryBody {
     pub id: String,
     /// When the user signed in (absent for sessions started before this was recorded).
