@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordVerifier as _;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
@@ -111,9 +111,32 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
+/// The argon2 working memory (`m_cost` KiB per hash), allocated once per concurrent hash and reused: the
+/// allocator never sees a hash's 19 MiB come and go, so the process does not grow with every thread that
+/// ever hashed (glibc keeps freed blocks that large in per-thread arenas). At most one buffer exists per
+/// hashing permit.
+struct BlockPool {
+    blocks_per_hash: usize,
+    free: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+impl BlockPool {
+    fn take(&self) -> Vec<Block> {
+        let reused = self.free.lock().ok().and_then(|mut free| free.pop());
+        reused.unwrap_or_else(|| vec![Block::default(); self.blocks_per_hash])
+    }
+
+    fn give_back(&self, blocks: Vec<Block>) {
+        if let Ok(mut free) = self.free.lock() {
+            free.push(blocks);
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    pool: Arc<BlockPool>,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
     /// Password checks run so far, real or against the dummy hash (for metrics, and to show that an unknown
@@ -131,18 +154,45 @@ fn argon2(params: &Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
 }
 
-fn hash_blocking(params: &Params, password: &str) -> Result<String, AuthError> {
+fn hash_blocking(params: &Params, password: &str, blocks: &mut [Block]) -> Result<String, AuthError> {
+    let failed = |e: &dyn std::fmt::Display| AuthError::internal(format!("argon2 hashing failed: {e}"));
+    let mut salt = [0u8; 16];
+    rand::fill(&mut salt);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     argon2(params)
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|e| AuthError::internal(format!("argon2 hashing failed: {e}")))
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, blocks)
+        .map_err(|e| failed(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| failed(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| failed(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| failed(&e))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// An argon2id hash with the service's parameters checked in the pooled memory; other hashes (other
+/// parameters, argon2i/d) by the crate's own verifier.
+fn argon2_matches(params: &Params, password: &str, parsed: &PasswordHash, blocks: &mut [Block]) -> bool {
+    let ours = parsed.algorithm.as_str() == "argon2id"
+        && parsed.version == Some(Version::V0x13.into())
+        && Params::try_from(parsed).is_ok_and(|stored| stored == *params);
+    match (&parsed.salt, &parsed.hash) {
+        (Some(salt), Some(expected)) if ours => {
+            let mut out = vec![0u8; expected.len()];
+            argon2(params).hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks).is_ok()
+                && Output::new(&out).is_ok_and(|computed| computed == *expected)
+        }
+        _ => argon2(params).verify_password(password.as_bytes(), parsed).is_ok(),
+    }
 }
 
 fn is_bcrypt(stored: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| stored.starts_with(prefix))
 }
 
-fn verify_blocking(params: &Params, password: &str, stored: &str) -> Verification {
+fn verify_blocking(params: &Params, password: &str, stored: &str, blocks: &mut [Block]) -> Verification {
     if is_bcrypt(stored) {
         let matches = bcrypt::verify(password, stored).unwrap_or(false);
         return Verification { matches, needs_rehash: true };
@@ -150,7 +200,7 @@ fn verify_blocking(params: &Params, password: &str, stored: &str) -> Verificatio
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Verification { matches: false, needs_rehash: false };
     };
-    let matches = argon2(params).verify_password(password.as_bytes(), &parsed).is_ok();
+    let matches = argon2_matches(params, password, &parsed, blocks);
     let current = parsed.algorithm.as_str() == "argon2id"
         && Params::try_from(&parsed)
             .map(|p| (p.m_cost(), p.t_cost(), p.p_cost()) == (params.m_cost(), params.t_cost(), params.p_cost()))
@@ -161,9 +211,13 @@ fn verify_blocking(params: &Params, password: &str, stored: &str) -> Verificatio
 impl PasswordHasher {
     pub fn new(config: &PasswordConfig) -> Result<Self, AuthError> {
         let params = argon2_params(config).map_err(AuthError::internal)?;
-        let dummy_hash = hash_blocking(&params, "hauth-dummy-password-for-constant-time")?;
+        let pool = Arc::new(BlockPool { blocks_per_hash: params.block_count(), free: Default::default() });
+        let mut blocks = pool.take();
+        let dummy_hash = hash_blocking(&params, "hauth-dummy-password-for-constant-time", &mut blocks)?;
+        pool.give_back(blocks);
         Ok(PasswordHasher {
             params,
+            pool,
             permits: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
             dummy_hash: dummy_hash.into(),
             verifications: Arc::new(AtomicU64::new(0)),
@@ -172,13 +226,19 @@ impl PasswordHasher {
 
     async fn run_blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Params) -> T + Send + 'static,
+        work: impl FnOnce(&Params, &mut [Block]) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
         let _permit = self.permits.acquire().await.map_err(|_| AuthError::internal("password hashing pool closed"))?;
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || work(&params))
-            .await
-            .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut blocks = pool.take();
+            let result = work(&params, &mut blocks);
+            pool.give_back(blocks);
+            result
+        })
+        .await
+        .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
     }
 
     /// How many password checks have run.
@@ -189,7 +249,7 @@ impl PasswordHasher {
     /// A new argon2id hash of `password`.
     pub async fn hash(&self, password: &SecretString) -> Result<String, AuthError> {
         let password = password.clone();
-        self.run_blocking(move |params| hash_blocking(params, password.expose_secret())).await?
+        self.run_blocking(move |params, blocks| hash_blocking(params, password.expose_secret(), blocks)).await?
     }
 
     /// Checks `password` against `stored`; with no stored hash, spends the same time on a dummy hash and
@@ -200,8 +260,9 @@ impl PasswordHasher {
             Some(stored) => (stored.to_string(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let verification =
-            self.run_blocking(move |params| verify_blocking(params, password.expose_secret(), &stored)).await?;
+        let verification = self
+            .run_blocking(move |params, blocks| verify_blocking(params, password.expose_secret(), &stored, blocks))
+            .await?;
         self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(if real { verification } else { Verification { matches: false, needs_rehash: false } })
     }
@@ -246,6 +307,25 @@ mod tests {
         let new = PasswordHasher::new(&PasswordConfig { memory_kib: 2048, ..cheap() })?;
         let v = new.verify(&SecretString::from("pw"), Some(&hash)).await?;
         assert_eq!(v, Verification { matches: true, needs_rehash: true });
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn pooled_hashes_and_the_crates_own_interoperate() -> TestResult {
+        use argon2::password_hash::PasswordHasher as _;
+        let hasher = PasswordHasher::new(&cheap())?;
+        let params = argon2_params(&cheap())?;
+        // The crate's own hash verifies in the pooled memory, and the other way round.
+        let theirs = argon2(&params).hash_password(b"interop")?.to_string();
+        assert!(hasher.verify(&SecretString::from("interop"), Some(&theirs)).await?.matches);
+        let ours = hasher.hash(&SecretString::from("interop")).await?;
+        assert!(argon2(&params).verify_password(b"interop", &PasswordHash::new(&ours)?).is_ok());
+        assert!(!hasher.verify(&SecretString::from("other"), Some(&ours)).await?.matches);
+        // Many hashes reuse the pool's buffers: never more than one per permit.
+        for _ in 0..8 {
+            hasher.hash(&SecretString::from("again")).await?;
+        }
+        assert!(hasher.pool.free.lock().map(|free| free.len()).unwrap_or(0) <= 2);
         Ok(())
     }
 
