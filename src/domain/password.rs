@@ -177,7 +177,9 @@ fn hash_blocking(params: &Params, password: &str, blocks: &mut [Block]) -> Resul
 fn argon2_matches(params: &Params, password: &str, parsed: &PasswordHash, blocks: &mut [Block]) -> bool {
     let ours = parsed.algorithm.as_str() == "argon2id"
         && parsed.version == Some(Version::V0x13.into())
-        && Params::try_from(parsed).is_ok_and(|stored| stored == *params);
+        && Params::try_from(parsed).is_ok_and(|stored| {
+            (stored.m_cost(), stored.t_cost(), stored.p_cost()) == (params.m_cost(), params.t_cost(), params.p_cost())
+        });
     match (&parsed.salt, &parsed.hash) {
         (Some(salt), Some(expected)) if ours => {
             let mut out = vec![0u8; expected.len()];
@@ -212,9 +214,10 @@ impl PasswordHasher {
     pub fn new(config: &PasswordConfig) -> Result<Self, AuthError> {
         let params = argon2_params(config).map_err(AuthError::internal)?;
         let pool = Arc::new(BlockPool { blocks_per_hash: params.block_count(), free: Default::default() });
+        // Not kept in the pool: an idle service holds no working memory until its first hash.
         let mut blocks = pool.take();
         let dummy_hash = hash_blocking(&params, "hauth-dummy-password-for-constant-time", &mut blocks)?;
-        pool.give_back(blocks);
+        drop(blocks);
         Ok(PasswordHasher {
             params,
             pool,
