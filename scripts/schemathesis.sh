@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Property-based check of the HTTP API against its own OpenAPI document: schemathesis (from PyPI) generates
-# requests from /openapi.json of a running hauth, once without credentials and once with a bearer token and
-# the actions secret, and fails on any 5xx and on any answer the document does not describe (status, body
+# requests from /openapi.json of a running hauth, once without credentials, once with a bearer token and the
+# actions secret, and once on the admin routes with the admin secret, and fails on any 5xx and on any answer the document does not describe (status, body
 # schema, content type).
 #
 # Uses the Postgres at $TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432) for a throwaway
@@ -39,7 +39,7 @@ AUTH_HOST=127.0.0.1 AUTH_PORT="$port" AUTH_SERVER_URL="$url" AUTH_CLIENT_URL="$u
 AUTH_EMAIL_SIGNIN_EMAIL_VERIFIED_REQUIRED=false AUTH_ANONYMOUS_USERS_ENABLED=true \
 AUTH_EMAIL_PASSWORDLESS_ENABLED=true AUTH_OTP_EMAIL_ENABLED=true \
 AUTH_SMS_PASSWORDLESS_ENABLED=true AUTH_SMS_PROVIDER=dev \
-AUTH_ACTIONS_SECRET=schemathesis-actions-secret \
+AUTH_ACTIONS_SECRET=schemathesis-actions-secret HASURA_GRAPHQL_ADMIN_SECRET=schemathesis-admin-secret \
 AUTH_PROVIDER_GITHUB_ENABLED=true AUTH_PROVIDER_GITHUB_CLIENT_ID=schemathesis-client \
 AUTH_PROVIDER_GITHUB_CLIENT_SECRET=schemathesis-client-secret \
 AUTH_ENCRYPTION_KEYS=k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY= \
@@ -65,6 +65,8 @@ echo "schemathesis: without credentials"
 run
 echo "schemathesis: with a bearer token and the actions secret"
 run -H "Authorization: Bearer $token" -H "X-Hauth-Actions-Secret: schemathesis-actions-secret"
+echo "schemathesis: the admin routes with the admin secret"
+run --include-path-regex '^/admin' -H "X-Hasura-Admin-Secret: schemathesis-admin-secret"
 if grep -q '"level":"ERROR"\|ERROR' "$log"; then
   echo "hauth logged errors during the run:" >&2
   grep 'ERROR' "$log" | head -20 >&2

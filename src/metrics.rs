@@ -1,8 +1,9 @@
 //! Prometheus metrics, served at `/metrics` in the text exposition format. One [`Metrics`] per application
 //! state (no process-wide registry, so tests and several apps in one process do not mix their counts): the
 //! HTTP edge counts requests by route template and status and times them; flows count sign-ins by method and
-//! outcome, refreshes, webhook calls, refresh-token reuse and refused rate-limit keys; the pool's use and the
-//! mail outbox's depth are read when scraped.
+//! outcome, refreshes, webhook calls, refresh-token reuse, refused rate-limit keys and provider-token refreshes
+//! by outcome; the pool's use, the mail outbox's depth and the provider refresh queue (rows by state, lag of
+//! the oldest due row) are read when scraped.
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
@@ -19,6 +20,9 @@ pub struct Metrics {
     pub rate_limited: IntCounterVec,
     pub db_pool: IntGaugeVec,
     pub mail_outbox_depth: IntGauge,
+    pub provider_token_refreshes: IntCounterVec,
+    pub provider_refresh_queue: IntGaugeVec,
+    pub provider_refresh_lag: IntGauge,
 }
 
 impl Metrics {
@@ -56,6 +60,27 @@ impl Metrics {
             &["state"],
         )?;
         let mail_outbox_depth = IntGauge::new("mail_outbox_depth", "messages waiting in the mail outbox")?;
+        let provider_token_refreshes = IntCounterVec::new(
+            Opts::new(
+                "provider_token_refreshes_total",
+                "provider-token refreshes by this replica, by trigger (`background`, `on-demand`) and outcome \
+                 (`refreshed`; `retry`: a transient failure, tried again later; `failed`: refused by the provider \
+                 or attempts exhausted; `not-refreshable`)",
+            ),
+            &["trigger", "outcome"],
+        )?;
+        let provider_refresh_queue = IntGaugeVec::new(
+            Opts::new(
+                "provider_token_refresh_queue",
+                "provider refresh queue rows, by state: `waiting` (the depth), `due`, `in-flight`, `retrying`, \
+                 `exhausted`, `not-refreshable`",
+            ),
+            &["state"],
+        )?;
+        let provider_refresh_lag = IntGauge::new(
+            "provider_token_refresh_lag_seconds",
+            "how long the oldest due provider token has been waiting for its refresh (0 when none is due)",
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(sign_ins.clone()))?;
@@ -65,6 +90,9 @@ impl Metrics {
         registry.register(Box::new(rate_limited.clone()))?;
         registry.register(Box::new(db_pool.clone()))?;
         registry.register(Box::new(mail_outbox_depth.clone()))?;
+        registry.register(Box::new(provider_token_refreshes.clone()))?;
+        registry.register(Box::new(provider_refresh_queue.clone()))?;
+        registry.register(Box::new(provider_refresh_lag.clone()))?;
         Ok(Metrics {
             registry,
             http_requests,
@@ -76,6 +104,9 @@ impl Metrics {
             rate_limited,
             db_pool,
             mail_outbox_depth,
+            provider_token_refreshes,
+            provider_refresh_queue,
+            provider_refresh_lag,
         })
     }
 

@@ -132,6 +132,11 @@ fn name(text: &str, what: &str) -> Result<String, ApiError> {
     }
 }
 
+/// Role names as given, each checked like a new role's name (a NUL byte cannot reach Postgres).
+fn role_names(roles: &[String]) -> Result<Vec<String>, ApiError> {
+    roles.iter().map(|role| name(role, "a role")).collect()
+}
+
 fn ok() -> Json<String> {
     Json("OK".to_string())
 }
@@ -169,8 +174,8 @@ impl AdminApi {
             email: Email::parse(&body.email)?,
             password: body.password.map(|password| password.0),
             display_name: body.display_name,
-            default_role: body.default_role,
-            roles: body.roles,
+            default_role: body.default_role.as_deref().map(|role| name(role, "a role")).transpose()?,
+            roles: body.roles.as_deref().map(role_names).transpose()?,
             email_verified: body.email_verified.unwrap_or(false),
         };
         Ok(Json(flows::admin::create_user(&self.state, account).await?.into()))
@@ -224,7 +229,8 @@ impl AdminApi {
     ) -> Result<Json<AdminUserBody>, ApiError> {
         self.authorize(req)?;
         let body = body.0;
-        Ok(Json(flows::admin::set_roles(&self.state, id.0, &body.default_role, &body.roles).await?.into()))
+        let (default_role, roles) = (name(&body.default_role, "a role")?, role_names(&body.roles)?);
+        Ok(Json(flows::admin::set_roles(&self.state, id.0, &default_role, &roles).await?.into()))
     }
 
     /// List roles with their permissions

@@ -23,11 +23,18 @@ pub struct SecurityEventBody {
     pub created_at: DateTime<Utc>,
     /// What happened: `signin`, `signin.failure`, `signin.challenged`, `signup`, `password.change`, …
     pub event: String,
+    /// Null for events of no known user (a sign-in failure for an unknown address, an adopted event).
+    #[oai(nullable)]
     pub user_id: Option<String>,
+    /// The provider of provider events, else null.
+    #[oai(nullable)]
     pub provider: Option<String>,
+    #[oai(nullable)]
     pub ip: Option<String>,
+    #[oai(nullable)]
     pub user_agent: Option<String>,
-    /// The request that caused it (as in the service's logs).
+    /// The request that caused it (as in the service's logs); null for events recorded outside a request.
+    #[oai(nullable)]
     pub request_id: Option<String>,
     pub metadata: Value,
 }

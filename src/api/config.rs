@@ -1,5 +1,5 @@
-//! HTTP settings: where the service listens, its public URL and route prefix, the frontend's URL and the
-//! request body limit.
+//! HTTP settings: where the service listens, its public URL and route prefix, the frontend's URL, the
+//! request body limit, trusted proxies, concealed errors and the refresh-token cookie.
 use url::Url;
 
 use crate::config::env::{Env, Setting};
@@ -30,8 +30,25 @@ pub const CONCEAL_ERRORS: Setting = Setting::new(
      email in use, ...) with `400 invalid-request` (nhost's)",
 );
 
-pub const SETTINGS: &[&Setting] =
-    &[&HOST, &PORT, &API_PREFIX, &SERVER_URL, &CLIENT_URL, &MAX_BODY_BYTES, &TRUSTED_PROXIES, &CONCEAL_ERRORS];
+pub const REFRESH_TOKEN_COOKIE: Setting = Setting::new(
+    "AUTH_REFRESH_TOKEN_COOKIE",
+    Some("false"),
+    "answers carrying a session set its refresh token in an httpOnly cookie (`SameSite=Strict`, `Secure` \
+     unless the server URL is plain http on a loopback host) instead of the JSON body; `/token` and `/signout` \
+     read it from there",
+);
+
+pub const SETTINGS: &[&Setting] = &[
+    &HOST,
+    &PORT,
+    &API_PREFIX,
+    &SERVER_URL,
+    &CLIENT_URL,
+    &MAX_BODY_BYTES,
+    &TRUSTED_PROXIES,
+    &CONCEAL_ERRORS,
+    &REFRESH_TOKEN_COOKIE,
+];
 
 #[derive(Clone, Debug)]
 pub struct HttpConfig {
@@ -48,6 +65,8 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Sensitive errors become `400 invalid-request`.
     pub conceal_errors: bool,
+    /// The refresh token travels in an httpOnly cookie instead of JSON bodies.
+    pub refresh_token_cookie: bool,
 }
 
 impl HttpConfig {
@@ -70,6 +89,7 @@ impl HttpConfig {
             max_body_bytes: env.parsed(&MAX_BODY_BYTES),
             trusted_proxies: trusted_proxies(env),
             conceal_errors: env.flag(&CONCEAL_ERRORS),
+            refresh_token_cookie: env.flag(&REFRESH_TOKEN_COOKIE),
         })
     }
 }

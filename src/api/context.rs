@@ -2,7 +2,8 @@
 //! task-local and a tracing span, a bounded request body, the `X-Request-Id` response header, and the
 //! conversion of every escaped error into the JSON error shape inside that context. Here, too, the client's
 //! address is settled (`X-Forwarded-For` only from trusted proxies), the rate limits are counted, and each
-//! request is counted and timed for `/metrics` by its route template.
+//! request is counted and timed for `/metrics` by its route template, and the refresh-token cookie is read
+//! and set.
 use poem::http::{HeaderValue, StatusCode};
 use poem::web::headers::{ContentLength, HeaderMapExt};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -68,27 +69,30 @@ pub async fn with_request_context<E: Endpoint>(
         ip: client_ip.clone(),
         user_agent: req.header("user-agent").map(|agent| agent.chars().take(512).collect()),
     };
+    let route = allowed.template_for(&path).unwrap_or("unmatched");
+    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route).to_string();
+    let route_of_request = route.clone();
     let response = crate::telemetry::with_request(info, async move {
         if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
             return error.into_response();
         }
+        let cookie = super::refresh_cookie::fill_request(state, &route_of_request, &mut req).await;
         if state.rate_limiter.config.enabled {
             let limited = super::rate_limit::limited_request(state, &mut req, client_ip).await;
             if let Err(error) = crate::flows::rate_limit::check(state, &limited).await {
                 return ApiError::from(error).into_response();
             }
         }
-        match next.call(req).await {
+        let response = match next.call(req).await {
             Ok(response) => response.into_response(),
             Err(error) => error_response(error),
-        }
+        };
+        super::refresh_cookie::rewrite_response(state, &route_of_request, cookie, response).await
     })
     .instrument(span.clone())
     .await;
     let mut response = super::observe::conceal(state, response).await;
-    let route = allowed.template_for(&path).unwrap_or("unmatched");
-    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route);
-    super::observe::record(state, route, &method, response.status(), started.elapsed().as_secs_f64());
+    super::observe::record(state, &route, &method, response.status(), started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -21,6 +21,7 @@ pub mod pat;
 pub mod providers;
 pub mod rate_limit;
 pub mod redirect;
+pub mod refresh_cookie;
 pub mod schemas;
 pub mod security;
 pub mod session;

@@ -3,7 +3,9 @@
 //! - request objects refuse unknown fields (`additionalProperties: false`; Hasura's webhook body excepted);
 //! - `email` and `newEmail` are email addresses, `metadata` is an object;
 //! - a password being set is between the configured minimum length and 50 characters;
-//! - a PKCE verifier is 43 to 128 unreserved characters (RFC 7636 §4.1).
+//! - a PKCE verifier is 43 to 128 unreserved characters (RFC 7636 §4.1);
+//! - with the refresh-token cookie, `refreshToken` is optional everywhere: answers leave it out and `/token`
+//!   reads the cookie.
 //!
 //! It is built once at start, served at `/openapi.json` and inside the `/docs` page, and gives the `Allow`
 //! header of a `405`.
@@ -25,6 +27,13 @@ pub fn publish(spec: &str, config: &Config) -> Value {
     let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else {
         return document;
     };
+    if config.http.refresh_token_cookie {
+        for schema in schemas.values_mut() {
+            if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|field| field != "refreshToken");
+            }
+        }
+    }
     for name in &request_schemas {
         let Some(schema) = schemas.get_mut(name).and_then(Value::as_object_mut) else { continue };
         if !LENIENT.contains(&name.as_str()) {

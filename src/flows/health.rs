@@ -1,5 +1,6 @@
 //! Readiness and the gauges `/metrics` reads when scraped: whether the database answers and carries every
-//! migration this version knows, how the connection pool is used, and how deep the mail outbox is.
+//! migration this version knows, how the connection pool is used, how deep the mail outbox is, and the
+//! provider refresh queue's rows by state and lag.
 use crate::db;
 use crate::error::AuthError;
 use crate::state::AppState;
@@ -16,17 +17,32 @@ pub async fn ready(state: &AppState) -> Result<(), AuthError> {
     Ok(())
 }
 
-/// Sets the gauges that are read rather than counted. Without the database the outbox depth keeps its last
-/// value: metrics keep answering during an outage.
+/// Sets the gauges that are read rather than counted. Without the database the outbox and queue gauges keep
+/// their last values: metrics keep answering during an outage.
 pub async fn refresh_gauges(state: &AppState) {
     let metrics = &state.metrics;
     let pool = state.pool.status();
     metrics.db_pool.with_label_values(&["size"]).set(pool.size as i64);
     metrics.db_pool.with_label_values(&["available"]).set(pool.available as i64);
     metrics.db_pool.with_label_values(&["max"]).set(pool.max_size as i64);
-    if let Ok(client) = db::client(&state.pool).await
-        && let Ok(depth) = db::outbox::count_waiting(&client).await
-    {
+    let Ok(client) = db::client(&state.pool).await else { return };
+    if let Ok(depth) = db::outbox::count_waiting(&client).await {
         metrics.mail_outbox_depth.set(depth);
+    }
+    let now = state.clock.now();
+    if let Ok(queue) = db::refresh_queue::select_queue_status(&client, now).await {
+        let rows = [
+            ("waiting", queue.depth),
+            ("due", queue.due),
+            ("in-flight", queue.in_flight),
+            ("retrying", queue.retrying),
+            ("exhausted", queue.exhausted),
+            ("not-refreshable", queue.not_refreshable),
+        ];
+        for (label, count) in rows {
+            metrics.provider_refresh_queue.with_label_values(&[label]).set(count);
+        }
+        let lag = queue.oldest_due_at.map_or(0, |at| (now - at).num_seconds().max(0));
+        metrics.provider_refresh_lag.set(lag);
     }
 }

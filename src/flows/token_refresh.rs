@@ -129,6 +129,22 @@ pub enum Outcome {
 /// worker (an attempt was counted); an on-demand refresh counts none, and gives its lease back after an
 /// outage without touching the schedule.
 pub async fn refresh_leased(state: &AppState, lease: &Lease, counted: bool) -> Result<Outcome, AuthError> {
+    let outcome = attempt_refresh(state, lease, counted).await?;
+    let label = match &outcome {
+        Outcome::Refreshed { .. } => Some("refreshed"),
+        Outcome::NotRefreshable => Some("not-refreshable"),
+        Outcome::Refused { .. } | Outcome::Failed { exhausted: true, .. } => Some("failed"),
+        Outcome::Failed { exhausted: false, .. } => Some("retry"),
+        Outcome::Abandoned => None,
+    };
+    if let Some(label) = label {
+        let trigger = if counted { "background" } else { "on-demand" };
+        state.metrics.provider_token_refreshes.with_label_values(&[trigger, label]).inc();
+    }
+    Ok(outcome)
+}
+
+async fn attempt_refresh(state: &AppState, lease: &Lease, counted: bool) -> Result<Outcome, AuthError> {
     let stored = record(state, |client| async move {
         db::refresh_queue::select_identity_for_refresh(&client, lease.identity_id).await
     })

@@ -183,3 +183,29 @@ async fn the_users_commands_list_create_disable_and_set_roles() {
     assert_eq!(roles["defaultRole"], "me");
     assert_eq!(signin(PASSWORD).await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn role_names_postgres_cannot_store_are_refused_with_400() {
+    let app = spawn().await;
+    let created =
+        admin(&app, "POST", "/admin/users", Some(json!({"email": "nul@example.com", "defaultRole": "a\u{0}b"}))).await;
+    assert_eq!(created.status, StatusCode::BAD_REQUEST, "{}", created.text);
+    assert_eq!(created.error_code(), "invalid-request");
+    let created =
+        admin(&app, "POST", "/admin/users", Some(json!({"email": "nul@example.com", "roles": ["user", "\u{0}"]})))
+            .await;
+    assert_eq!(created.status, StatusCode::BAD_REQUEST, "{}", created.text);
+    assert_eq!(app.count("select count(*) from auth.users").await, 0);
+
+    let created = admin(&app, "POST", "/admin/users", Some(json!({"email": "nul@example.com"}))).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    let set = admin(
+        &app,
+        "PUT",
+        &format!("/admin/users/{id}/roles"),
+        Some(json!({"defaultRole": "user", "roles": ["\u{0}"]})),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::BAD_REQUEST, "{}", set.text);
+}

@@ -37,6 +37,7 @@ mod provider_oidc;
 mod provider_token_refresh;
 mod providers;
 mod rate_limits;
+mod refresh_cookie;
 mod sdk;
 mod session;
 mod signin;

@@ -17,6 +17,7 @@ use poem::test::TestClient;
 
 use crate::helpers::app::{PASSWORD, TestApp, base_env};
 use crate::helpers::db::TestDb;
+use crate::helpers::nhost::NHOST_SCHEMA;
 use crate::helpers::provider_flow::*;
 use crate::helpers::provider_standin::StandinKind;
 
@@ -48,39 +49,6 @@ fn nself_encrypt(plaintext: &str, iv: &[u8]) -> String {
     let (ciphertext, tag) = sealed.split_at(sealed.len() - 16);
     format!("{}:{}:{}", hex::encode(iv), hex::encode(tag), hex::encode(ciphertext))
 }
-
-/// The part of nhost's `auth` schema the adoption touches, as hasura-auth leaves it.
-const NHOST_SCHEMA: &str = r#"
-    create extension if not exists citext;
-    create schema auth;
-    create table auth.schema_migrations (version bigint primary key, dirty boolean not null);
-    insert into auth.schema_migrations values (18, false);
-    create table auth.roles (role text primary key);
-    insert into auth.roles values ('user'), ('me');
-    create table auth.users (
-      id uuid primary key default gen_random_uuid(), created_at timestamptz not null default now(),
-      updated_at timestamptz not null default now(), last_seen timestamptz, disabled boolean not null default false,
-      display_name text not null default '', avatar_url text not null default '', locale varchar(2) not null,
-      email citext unique, phone_number text unique, password_hash text, email_verified boolean not null default false,
-      phone_number_verified boolean not null default false, new_email citext, otp_method_last_used text, otp_hash text,
-      otp_hash_expires_at timestamptz not null default now(), default_role text not null default 'user' references auth.roles(role),
-      is_anonymous boolean not null default false, totp_secret text, active_mfa_type text, ticket text,
-      ticket_expires_at timestamptz not null default now(), metadata jsonb, webauthn_current_challenge text);
-    create table auth.user_roles (id uuid primary key default gen_random_uuid(), created_at timestamptz not null default now(),
-      user_id uuid not null, role text not null, unique (user_id, role));
-    create table auth.providers (id text primary key);
-    insert into auth.providers values ('github'), ('google'), ('facebook'), ('twitter'), ('linkedin'), ('apple'),
-      ('windowslive'), ('spotify'), ('strava'), ('gitlab'), ('bitbucket'), ('discord'), ('twitch'), ('workos'), ('azuread');
-    create table auth.user_providers (id uuid primary key default gen_random_uuid(), created_at timestamptz not null default now(),
-      updated_at timestamptz not null default now(), user_id uuid not null references auth.users(id),
-      access_token text not null, refresh_token text, provider_id text not null references auth.providers(id),
-      provider_user_id text not null, unique (provider_id, provider_user_id));
-    create table auth.refresh_token_types (value text primary key, comment text);
-    insert into auth.refresh_token_types values ('regular', null), ('pat', null);
-    create table auth.refresh_tokens (id uuid primary key default gen_random_uuid(), created_at timestamptz not null default now(),
-      expires_at timestamptz not null, user_id uuid not null references auth.users(id), metadata jsonb,
-      type text not null default 'regular', refresh_token_hash varchar(255));
-"#;
 
 /// nself's four OAuth handler tables, from the columns its documentation lists.
 const NSELF_TABLES: &str = r#"
@@ -484,8 +452,8 @@ async fn an_adopted_nself_database_ends_up_with_a_fresh_databases_schema() {
     );
 
     // nhost's hasura-auth with nself's handler, never migrated by hauth. nhost's own history table stays
-    // (hauth leaves it alone); this test's nhost tables are a subset, so only the tables hauth's adoption
-    // changes, and which tables exist, are compared.
+    // (hauth leaves it alone); the adoption of nhost's own tables is proven in `migrations`, so here only the
+    // tables the nself adoption changes, and which tables exist, are compared.
     let nself = nself_database().await;
     hauth::db::migrate::run(&nself.url).await.unwrap();
     let client = nself.connect().await;

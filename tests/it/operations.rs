@@ -40,7 +40,7 @@ fn samples(metrics: &prometheus_parse::Scrape, name: &str) -> Vec<(HashMap<Strin
         .collect()
 }
 
-fn value(metrics: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn value(metrics: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples(metrics, name)
         .into_iter()
         .find(|(have, _)| labels.iter().all(|(k, v)| have.get(*k).map(String::as_str) == Some(*v)))

@@ -3,7 +3,7 @@
 //! outage is retried with backoff until the attempts run out, a refusal stops at once and flags the
 //! identity, the token endpoint and the worker share the lease, three `hauth serve` replicas refresh a
 //! thousand due tokens exactly once, and the worker rides out a database restart. The `hauth oauth` CLI is
-//! driven as a cron job would.
+//! driven as a cron job would, and the queue's figures are read from `/metrics`.
 use std::collections::HashMap;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -633,4 +633,62 @@ async fn bench_provider_token_refreshes_per_second() {
     let speedup = rates[1] / rates[0];
     println!("speed-up at concurrency 16: {speedup:.1}x serial");
     assert!(speedup >= 8.0, "concurrency 16 is only {speedup:.1}x serial");
+}
+
+/// `/metrics`, parsed by a Prometheus text parser.
+async fn scrape(app: &TestApp) -> prometheus_parse::Scrape {
+    let reply = app.get("/metrics", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    prometheus_parse::Scrape::parse(reply.text.lines().map(|line| Ok(line.to_string()))).expect("the text format")
+}
+
+#[tokio::test]
+async fn the_queue_shows_on_metrics_refreshes_by_outcome_rows_by_state_and_lag() {
+    use crate::operations::value;
+    let setup = Setup::new(StandinKind::Twitter, &[]).await;
+    let app = &setup.app;
+    signed_in(&setup, "7010").await;
+    let queue = |metrics: &prometheus_parse::Scrape, state: &str| {
+        value(metrics, "hauth_provider_token_refresh_queue", &[("state", state)])
+    };
+    let refreshes = |metrics: &prometheus_parse::Scrape, outcome: &str| {
+        value(metrics, "hauth_provider_token_refreshes_total", &[("trigger", "background"), ("outcome", outcome)])
+    };
+    let lag = |metrics: &prometheus_parse::Scrape| value(metrics, "hauth_provider_token_refresh_lag_seconds", &[]);
+
+    let waiting = scrape(app).await;
+    assert_eq!((queue(&waiting, "waiting"), queue(&waiting, "due"), lag(&waiting)), (Some(1.0), Some(0.0), Some(0.0)));
+    assert_eq!(refreshes(&waiting, "refreshed"), None, "nothing refreshed yet");
+
+    // Due for a minute and a half without a worker: the lag says so.
+    let scheduled_at = queue_row(app).await.scheduled_at;
+    app.clock.advance(scheduled_at - app.clock.now() + TimeDelta::seconds(90));
+    let overdue = scrape(app).await;
+    assert_eq!((queue(&overdue, "due"), lag(&overdue)), (Some(1.0), Some(90.0)));
+
+    // A 503: retried later.
+    setup.standin.fail_next_token_requests(1, 503, None);
+    assert_eq!(process_batch(&app.state).await.unwrap().failed, 1);
+    let retrying = scrape(app).await;
+    assert_eq!(refreshes(&retrying, "retry"), Some(1.0));
+    assert_eq!(
+        (queue(&retrying, "retrying"), queue(&retrying, "due"), lag(&retrying)),
+        (Some(1.0), Some(0.0), Some(0.0))
+    );
+
+    // Then refreshed.
+    advance_past(app, queue_row(app).await.scheduled_at);
+    assert_eq!(process_batch(&app.state).await.unwrap().failed, 0);
+    let refreshed = scrape(app).await;
+    assert_eq!(refreshes(&refreshed, "refreshed"), Some(1.0));
+    assert_eq!((queue(&refreshed, "waiting"), queue(&refreshed, "retrying")), (Some(1.0), Some(0.0)));
+
+    // Then refused: failed, and the row is no longer refreshable.
+    setup.standin.revoke_every_refresh_token();
+    advance_past(app, queue_row(app).await.scheduled_at);
+    assert_eq!(process_batch(&app.state).await.unwrap().failed, 1);
+    let refused = scrape(app).await;
+    assert_eq!(refreshes(&refused, "failed"), Some(1.0));
+    assert_eq!((queue(&refused, "waiting"), queue(&refused, "not-refreshable")), (Some(0.0), Some(1.0)));
+    assert_eq!((refreshes(&refused, "refreshed"), refreshes(&refused, "retry")), (Some(1.0), Some(1.0)));
 }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod db;
 pub mod mailbox;
 pub mod maildev;
+pub mod nhost;
 pub mod npm;
 pub mod oidc_provider;
 pub mod provider_flow;
