@@ -23,10 +23,10 @@ pub struct SecurityEventBody {
     pub created_at: DateTime<Utc>,
     /// What happened: `signin`, `signin.failure`, `signin.challenged`, `signup`, `password.change`, …
     pub event: String,
-    /// Null for events of no known user (a sign-in failure for an unknown address, an adopted event).
+    /// Absent for events of no known user (a sign-in failure for an unknown address, an adopted event).
     #[oai(nullable)]
     pub user_id: Option<String>,
-    /// The provider of provider events, else null.
+    /// The provider of provider events, else absent.
     #[oai(nullable)]
     pub provider: Option<String>,
     #[oai(nullable)]
