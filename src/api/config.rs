@@ -147,12 +147,12 @@ mod tests {
     use super::*;
 
     fn ip(text: &str) -> std::net::IpAddr {
-        text.parse().unwrap()
+        text.parse().unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e:?}"))];
         let chain = Some("1.2.3.4, 203.0.113.9, 10.0.0.7");
         assert_eq!(client_ip(Some(ip("198.51.100.1")), chain, &trusted), Some(ip("198.51.100.1")));
         assert_eq!(client_ip(Some(ip("10.0.0.2")), chain, &trusted), Some(ip("203.0.113.9")));

@@ -141,7 +141,7 @@ mod tests {
             for _ in 0..3 {
                 state = after_failure(&config(), &state, now);
             }
-            lengths.push((state.locked_until.unwrap() - now).num_seconds());
+            lengths.push((state.locked_until.unwrap_or_else(|| panic!("not locked")) - now).num_seconds());
         }
         assert_eq!(lengths, vec![300, 600, 1000, 1000]);
     }

@@ -261,11 +261,14 @@ mod tests {
     /// Encrypts the way the assumed nself format does (a test stand-in for nself's handler).
     fn nself_encrypt(key: &NselfKey, iv: &[u8], plaintext: &str) -> String {
         let sealed = match iv.len() {
-            12 => Aes256Gcm::new(&key.0).encrypt(&Nonce::from(<[u8; 12]>::try_from(iv).unwrap()), plaintext.as_bytes()),
+            12 => Aes256Gcm::new(&key.0).encrypt(
+                &Nonce::from(<[u8; 12]>::try_from(iv).unwrap_or_else(|e| panic!("{e:?}"))),
+                plaintext.as_bytes(),
+            ),
             _ => AesGcm::<Aes256, U16>::new(&key.0)
-                .encrypt(&<[u8; 16]>::try_from(iv).unwrap().into(), plaintext.as_bytes()),
+                .encrypt(&<[u8; 16]>::try_from(iv).unwrap_or_else(|e| panic!("{e:?}")).into(), plaintext.as_bytes()),
         }
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e:?}"));
         let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG_BYTES);
         format!("{}:{}:{}", hex::encode(iv), hex::encode(tag), hex::encode(ciphertext))
     }
@@ -277,11 +280,11 @@ mod tests {
     #[test]
     fn hex_base64_and_passphrase_keys_are_read() {
         let raw = [7u8; 32];
-        let from_hex = NselfKey::parse(&hex::encode(raw)).unwrap();
-        let from_base64 = NselfKey::parse(&STANDARD.encode(raw)).unwrap();
+        let from_hex = NselfKey::parse(&hex::encode(raw)).unwrap_or_else(|e| panic!("{e:?}"));
+        let from_base64 = NselfKey::parse(&STANDARD.encode(raw)).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(from_hex.0, from_base64.0);
         assert_eq!(from_hex.0[..], raw[..]);
-        let passphrase = NselfKey::parse("correct horse battery staple").unwrap();
+        let passphrase = NselfKey::parse("correct horse battery staple").unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(passphrase.0[..], Sha256::digest(b"correct horse battery staple")[..]);
         assert!(NselfKey::parse("  ").is_err());
         assert_eq!(format!("{from_hex:?}"), "NselfKey(<redacted>)");
@@ -289,8 +292,8 @@ mod tests {
 
     #[test]
     fn values_with_twelve_and_sixteen_byte_ivs_open_with_the_right_key_only() {
-        let key = NselfKey::parse(&hex::encode([1u8; 32])).unwrap();
-        let other = NselfKey::parse(&hex::encode([2u8; 32])).unwrap();
+        let key = NselfKey::parse(&hex::encode([1u8; 32])).unwrap_or_else(|e| panic!("{e:?}"));
+        let other = NselfKey::parse(&hex::encode([2u8; 32])).unwrap_or_else(|e| panic!("{e:?}"));
         for iv in [&[3u8; 12][..], &[4u8; 16][..]] {
             let stored = nself_encrypt(&key, iv, "ya29.token");
             assert_eq!(opened(read_token(Some(&key), Some(&stored))).as_deref(), Some("ya29.token"));
@@ -306,7 +309,7 @@ mod tests {
 
     #[test]
     fn plaintext_values_are_kept_only_with_the_key_and_empty_ones_are_absent() {
-        let key = NselfKey::parse("a passphrase").unwrap();
+        let key = NselfKey::parse("a passphrase").unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(opened(read_token(Some(&key), Some("gho_plaintext"))).as_deref(), Some("gho_plaintext"));
         assert!(matches!(read_token(None, Some("gho_plaintext")), Reading::Unreadable));
         assert!(matches!(read_token(Some(&key), Some("")), Reading::Absent));
