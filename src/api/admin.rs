@@ -100,25 +100,29 @@ pub struct AdminApi {
 }
 
 impl AdminApi {
-    /// The admin secret, or a token whose allowed roles include `admin`.
     fn authorize(&self, req: &Request) -> Result<(), ApiError> {
-        if let Some(expected) = &self.state.config.hasura.admin_secret
-            && super::hasura::secret_matches(req.header("x-hasura-admin-secret"), expected)
-        {
-            return Ok(());
-        }
-        let token = super::security::optional_bearer(req)
-            .ok_or(AuthError::Unauthenticated("the admin secret or an admin's access token is required"))?;
-        let bearer = flows::session::authenticate(&self.state, token)?;
-        if bearer.claims.allowed_roles.iter().any(|role| role == ADMIN_ROLE) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(Json(super::error::ErrorBody {
-                status: 403,
-                error: "forbidden".into(),
-                message: "Only administrators may use the admin API".into(),
-            })))
-        }
+        authorize(&self.state, req)
+    }
+}
+
+/// The admin secret, or a token whose allowed roles include `admin`.
+pub fn authorize(state: &AppState, req: &Request) -> Result<(), ApiError> {
+    if let Some(expected) = &state.config.hasura.admin_secret
+        && super::hasura::secret_matches(req.header("x-hasura-admin-secret"), expected)
+    {
+        return Ok(());
+    }
+    let token = super::security::optional_bearer(req)
+        .ok_or(AuthError::Unauthenticated("the admin secret or an admin's access token is required"))?;
+    let bearer = flows::session::authenticate(state, token)?;
+    if bearer.claims.allowed_roles.iter().any(|role| role == ADMIN_ROLE) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(Json(super::error::ErrorBody {
+            status: 403,
+            error: "forbidden".into(),
+            message: "Only administrators may use the admin API".into(),
+        })))
     }
 }
 

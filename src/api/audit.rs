@@ -1,7 +1,8 @@
 //! Security events: `GET /user/security-events` (tag `user`, bearer) lists the caller's own,
-//! `GET /admin/security-events` (tag `security`, the Hasura admin secret) everyone's or one user's. Newest
+//! `GET /admin/security-events` (tag `security`, the Hasura admin secret or an administrator's token) everyone's or one user's. Newest
 //! first, a page at a time (`before` is the oldest `createdAt` of the previous page).
 use chrono::{DateTime, Utc};
+use poem::Request;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -87,16 +88,20 @@ pub struct AuditAdminApi {
 impl AuditAdminApi {
     /// Security events (admin)
     ///
-    /// Everyone's, or one user's; for backends holding the Hasura admin secret (`x-hasura-admin-secret`).
+    /// Everyone's, or one user's; with the Hasura admin secret (`x-hasura-admin-secret`) or an administrator's
+    /// access token.
     #[oai(path = "/admin/security-events", method = "get", operation_id = "listSecurityEvents")]
     async fn list(
         &self,
-        #[oai(name = "x-hasura-admin-secret")] admin_secret: Header<Option<String>>,
+        req: &Request,
+        /// The Hasura admin secret (or send an administrator's bearer token).
+        #[oai(name = "x-hasura-admin-secret")]
+        _admin_secret: Header<Option<String>>,
         #[oai(name = "userId")] user_id: Query<Option<Uuid>>,
         before: Query<Option<DateTime<Utc>>>,
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<Option<i64>>,
     ) -> Result<Json<Vec<SecurityEventBody>>, ApiError> {
-        super::hasura::require_admin_secret(&self.state, admin_secret.0.as_deref())?;
+        super::admin::authorize(&self.state, req)?;
         let limit = limit.0.unwrap_or(50);
         Ok(page(flows::audit::list(&self.state, user_id.0, before.0, limit).await?))
     }
