@@ -14,7 +14,7 @@ use super::session::SignedIn;
 use crate::db;
 use crate::domain::user::SignupOptions;
 use crate::error::AuthError;
-use crate::providers::{Identity, Provider, ProviderError};
+use crate::providers::{Identity, NativeToken, Provider, ProviderError};
 use crate::state::AppState;
 
 /// An ID token as an app posted it.
@@ -34,7 +34,8 @@ async fn verified_identity(
 ) -> Result<Identity, AuthError> {
     let facts = provider.facts();
     let nonce = request.nonce.as_deref().filter(|nonce| !nonce.is_empty());
-    let verified = provider.identify_id_token(request.id_token.expose_secret(), nonce, state.clock.now()).await;
+    let token = NativeToken { id_token: request.id_token.expose_secret(), nonce, now: state.clock.now() };
+    let verified = provider.identify_id_token(token).await;
     verified.map_err(|error| {
         tracing::warn!(provider = %facts.id, %error, "an app's ID token was refused");
         match error {

@@ -6,17 +6,17 @@
 //! account. Refreshing returns no new refresh token. Apps using Sign in with Apple on a device post the ID
 //! token they got (`/signin/idtoken`); it is issued to the app's bundle id (its audience setting)
 //! or to the Services ID.
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::config::{AppleKey, ProviderSettings};
 use super::oauth::ClientAuth;
-use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
+use super::oidc::{Claims, IssuerCheck, KeySet};
 use super::{
-    Adapter, Answer, CallbackFields, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration,
-    ResponseMode, Revocation, url_or,
+    Adapter, Answer, CallbackFields, Endpoints, Facts, Identity, NativeToken, ProviderError, ProviderFuture,
+    Registration, ResponseMode, Revocation, url_or,
 };
 
 const APPLE: &str = "https://appleid.apple.com";
@@ -135,16 +135,9 @@ impl Adapter for Apple {
         })
     }
 
-    fn identify_id_token<'a>(
-        &'a self,
-        id_token: &'a str,
-        nonce: Option<&'a str>,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify_id_token<'a>(&'a self, token: NativeToken<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let expect = NativeExpectations { audiences: &self.native_audiences, issuer: &self.issuer, nonce, now };
-            let claims = self.keys.verify_native(id_token, &expect).await?;
-            Ok(identity(&claims))
+            Ok(identity(&super::native_claims(&self.keys, &self.native_audiences, &self.issuer, token).await?))
         })
     }
 }

@@ -3,13 +3,13 @@
 //! (`access_type=offline`), and again only when consent is asked for (`prompt=consent`). Apps signing in
 //! with Google's SDKs post the ID token they got (`/signin/idtoken`): it may be issued to the web client id
 //! or to one of the apps' ids (its audience setting).
-use chrono::{DateTime, Utc};
 
 use super::config::ProviderSettings;
 use super::oauth::ClientAuth;
-use super::oidc::{Claims, IssuerCheck, KeySet, NativeExpectations};
+use super::oidc::{Claims, IssuerCheck, KeySet};
 use super::{
-    Adapter, Answer, Endpoints, Facts, Identity, ProviderError, ProviderFuture, Registration, Revocation, url_or,
+    Adapter, Answer, Endpoints, Facts, Identity, NativeToken, ProviderError, ProviderFuture, Registration, Revocation,
+    url_or,
 };
 
 pub struct Google {
@@ -66,16 +66,9 @@ impl Adapter for Google {
         })
     }
 
-    fn identify_id_token<'a>(
-        &'a self,
-        id_token: &'a str,
-        nonce: Option<&'a str>,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify_id_token<'a>(&'a self, token: NativeToken<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async move {
-            let expect = NativeExpectations { audiences: &self.native_audiences, issuer: &self.issuer, nonce, now };
-            let claims = self.keys.verify_native(id_token, &expect).await?;
-            Ok(identity(&claims))
+            Ok(identity(&super::native_claims(&self.keys, &self.native_audiences, &self.issuer, token).await?))
         })
     }
 }

@@ -169,6 +169,26 @@ pub struct Answer<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// An ID token an app got from a provider's SDK on a device, with the raw nonce the app generated.
+#[derive(Clone, Copy)]
+pub struct NativeToken<'a> {
+    pub id_token: &'a str,
+    pub nonce: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// The verified claims of an app's ID token: the provider's keys and issuer, one of `audiences`, the nonce's
+/// hash.
+async fn native_claims(
+    keys: &oidc::KeySet,
+    audiences: &[String],
+    issuer: &IssuerCheck,
+    token: NativeToken<'_>,
+) -> Result<oidc::Claims, ProviderError> {
+    let expect = oidc::NativeExpectations { audiences, issuer, nonce: token.nonce, now: token.now };
+    keys.verify_native(token.id_token, &expect).await
+}
+
 /// A provider adapter.
 pub trait Provider: Send + Sync {
     fn facts(&self) -> &Facts;
@@ -185,12 +205,7 @@ pub trait Provider: Send + Sync {
     /// Who signed in, from an ID token an app got from the provider's own SDK on a device
     /// (`POST /signin/idtoken`), with the raw nonce the app sent. Only providers with native SDKs (Apple,
     /// Google) take such tokens.
-    fn identify_id_token<'a>(
-        &'a self,
-        _id_token: &'a str,
-        _nonce: Option<&'a str>,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify_id_token<'a>(&'a self, _token: NativeToken<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async { Err(ProviderError::Unsupported("this provider takes no ID tokens from apps".into())) })
     }
 
@@ -262,12 +277,7 @@ pub trait Adapter: Send + Sync {
     /// Who signed in, from an ID token an app got from the provider's own SDK on a device
     /// (`POST /signin/idtoken`), with the raw nonce the app sent. Only providers with native SDKs (Apple,
     /// Google) take such tokens.
-    fn identify_id_token<'a>(
-        &'a self,
-        _id_token: &'a str,
-        _nonce: Option<&'a str>,
-        _now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
+    fn identify_id_token<'a>(&'a self, _token: NativeToken<'a>) -> ProviderFuture<'a, Identity> {
         Box::pin(async { Err(ProviderError::Unsupported("this provider takes no ID tokens from apps".into())) })
     }
 
@@ -310,13 +320,8 @@ impl<T: Adapter> Provider for T {
         Adapter::revoke(self, token)
     }
 
-    fn identify_id_token<'a>(
-        &'a self,
-        id_token: &'a str,
-        nonce: Option<&'a str>,
-        now: DateTime<Utc>,
-    ) -> ProviderFuture<'a, Identity> {
-        Adapter::identify_id_token(self, id_token, nonce, now)
+    fn identify_id_token<'a>(&'a self, token: NativeToken<'a>) -> ProviderFuture<'a, Identity> {
+        Adapter::identify_id_token(self, token)
     }
 }
 
