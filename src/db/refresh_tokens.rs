@@ -10,12 +10,14 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{GenericClient, execute, internal, query_opt};
+use crate::domain::user::User;
 use crate::error::AuthError;
 
 pub const INSERT_REFRESH_TOKEN: &str = include_str!("sql/refresh_tokens/insert_refresh_token.sql");
 pub const LOCK_TOKEN_OWNER: &str = include_str!("sql/refresh_tokens/lock_token_owner.sql");
 pub const SELECT_REFRESH_TOKEN: &str = include_str!("sql/refresh_tokens/select_refresh_token.sql");
 pub const MARK_REFRESH_TOKEN_ROTATED: &str = include_str!("sql/refresh_tokens/mark_refresh_token_rotated.sql");
+pub const ROTATE_REFRESH_TOKEN: &str = include_str!("sql/refresh_tokens/rotate_refresh_token.sql");
 pub const REVOKE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/revoke_refresh_token_family.sql");
 pub const DELETE_REFRESH_TOKEN_FAMILY: &str = include_str!("sql/refresh_tokens/delete_refresh_token_family.sql");
 pub const DELETE_USER_REFRESH_TOKENS: &str = include_str!("sql/refresh_tokens/delete_user_refresh_tokens.sql");
@@ -29,6 +31,7 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("refresh_tokens/lock_token_owner", LOCK_TOKEN_OWNER),
     ("refresh_tokens/select_refresh_token", SELECT_REFRESH_TOKEN),
     ("refresh_tokens/mark_refresh_token_rotated", MARK_REFRESH_TOKEN_ROTATED),
+    ("refresh_tokens/rotate_refresh_token", ROTATE_REFRESH_TOKEN),
     ("refresh_tokens/revoke_refresh_token_family", REVOKE_REFRESH_TOKEN_FAMILY),
     ("refresh_tokens/delete_refresh_token_family", DELETE_REFRESH_TOKEN_FAMILY),
     ("refresh_tokens/delete_user_refresh_tokens", DELETE_USER_REFRESH_TOKENS),
@@ -130,6 +133,62 @@ pub async fn mark_refresh_token_rotated(
     child_sealed: &[u8],
 ) -> Result<(), AuthError> {
     execute(client, MARK_REFRESH_TOKEN_ROTATED, &[&id, &now, &child_sealed]).await.map(|_| ())
+}
+
+/// A rotation to try in one statement ([`rotate_refresh_token`]).
+#[derive(Debug)]
+pub struct Rotation<'a> {
+    /// The presented token's hash.
+    pub hash: &'a str,
+    pub now: DateTime<Utc>,
+    pub child_id: Uuid,
+    pub child_hash: &'a str,
+    /// The child, sealed under the presented token.
+    pub child_sealed: &'a [u8],
+    /// When the child expires, unless the session's maximum lifetime ends first.
+    pub child_expires_at: DateTime<Utc>,
+    /// The session's maximum lifetime in seconds, if there is one.
+    pub max_lifetime: Option<i64>,
+}
+
+/// What a rotation in one statement answers: the owner (locked, and seen now) and the token's family.
+#[derive(Debug)]
+pub struct Rotated {
+    pub user: User,
+    pub family_id: Uuid,
+    pub child_id: Uuid,
+}
+
+/// Rotates a usable token that has not been rotated yet, in one round trip: locks the owner, marks the
+/// token rotated, stores its child and records the owner as seen. `None` when the token is unknown or not
+/// in that state (rotated, revoked, expired, past the session's lifetime); nothing was changed then.
+pub async fn rotate_refresh_token(
+    client: &impl GenericClient,
+    rotation: &Rotation<'_>,
+) -> Result<Option<Rotated>, AuthError> {
+    let row = query_opt(
+        client,
+        ROTATE_REFRESH_TOKEN,
+        &[
+            &rotation.hash,
+            &rotation.now,
+            &rotation.child_sealed,
+            &rotation.child_id,
+            &rotation.child_hash,
+            &rotation.max_lifetime,
+            &rotation.child_expires_at,
+        ],
+    )
+    .await?;
+    row.map(|row| {
+        Ok(Rotated {
+            user: User::try_from(&row)?,
+            family_id: row.try_get("family_id")?,
+            child_id: row.try_get("child_id")?,
+        })
+    })
+    .transpose()
+    .map_err(internal)
 }
 
 /// Revokes every live token of a family; returns how many were revoked.

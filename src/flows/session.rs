@@ -310,11 +310,22 @@ async fn session_for(
     refresh_token: RefreshToken,
     refresh_token_id: Uuid,
 ) -> Result<Session, AuthError> {
-    let now = state.clock.now();
-    db::users::update_last_seen(client, user.id, now).await?;
+    db::users::update_last_seen(client, user.id, state.clock.now()).await?;
+    issue_session(state, client, user, family_id, refresh_token, refresh_token_id).await
+}
+
+/// The session's access token for a user already recorded as seen.
+async fn issue_session(
+    state: &AppState,
+    client: &impl GenericClient,
+    user: User,
+    family_id: Uuid,
+    refresh_token: RefreshToken,
+    refresh_token_id: Uuid,
+) -> Result<Session, AuthError> {
     let expires_in = state.config.jwt.access_token_expires_in;
     let claims = claims_for(state, client, &user).await?;
-    let access_token = state.keys.issue(&claims, Some(family_id), now, expires_in)?;
+    let access_token = state.keys.issue(&claims, Some(family_id), state.clock.now(), expires_in)?;
     Ok(Session { access_token, access_token_expires_in: expires_in, refresh_token, refresh_token_id, user })
 }
 
@@ -331,12 +342,34 @@ async fn start(state: &AppState, client: &impl GenericClient, user: User) -> Res
 /// a time. A token's first rotation mints its child and seals it into the parent's row; a replay inside the
 /// grace window opens that seal and hands back the same child (with a new access token), so a family
 /// never holds more than one live token.
+///
+/// The usual case, a live token presented for the first time, is one statement
+/// ([`db::refresh_tokens::rotate_refresh_token`]); every other case reads the token under the same lock
+/// and decides here.
 pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthError> {
     let token = RefreshToken::parse(presented).ok_or(AuthError::InvalidRefreshToken)?;
     let hash = token.hash();
     let now = state.clock.now();
+    let child = RefreshToken::generate(&state.random);
+    let (child_id, child_hash, child_sealed) = (state.random.uuid(), child.hash(), token.seal_child(&child));
+    let rotation = db::refresh_tokens::Rotation {
+        hash: &hash,
+        now,
+        child_id,
+        child_hash: &child_hash,
+        child_sealed: &child_sealed,
+        child_expires_at: now + TimeDelta::seconds(state.config.session.refresh_token_expires_in),
+        max_lifetime: state.config.session.max_lifetime,
+    };
     let mut client = db::client(&state.pool).await?;
     let transaction = db::begin(&mut client).await?;
+    if let Some(rotated) = db::refresh_tokens::rotate_refresh_token(&transaction, &rotation).await? {
+        check_account(state, &rotated.user)?;
+        let session =
+            issue_session(state, &transaction, rotated.user, rotated.family_id, child, rotated.child_id).await?;
+        db::commit(transaction).await?;
+        return Ok(session);
+    }
     db::refresh_tokens::lock_token_owner(&transaction, &hash).await?.ok_or(AuthError::InvalidRefreshToken)?;
     let stored =
         db::refresh_tokens::select_refresh_token(&transaction, &hash).await?.ok_or(AuthError::InvalidRefreshToken)?;
