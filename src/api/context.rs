@@ -56,7 +56,7 @@ pub async fn with_request_context<E: Endpoint>(
 ) -> Response {
     let max_body_bytes = state.config.http.max_body_bytes;
     let path = req.uri().path().to_string();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let peer = req.remote_addr().as_socket_addr().map(|address| address.ip());
     let client_ip = super::config::client_ip(peer, req.header("x-forwarded-for"), &state.config.http.trusted_proxies)
         .map(|ip| ip.to_string());
@@ -70,13 +70,12 @@ pub async fn with_request_context<E: Endpoint>(
         user_agent: req.header("user-agent").map(|agent| agent.chars().take(512).collect()),
     };
     let route = allowed.template_for(&path).unwrap_or("unmatched");
-    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route).to_string();
-    let route_of_request = route.clone();
+    let route = route.strip_prefix(state.config.http.api_prefix.as_str()).unwrap_or(route);
     let response = crate::telemetry::with_request(info, async move {
         if let Err(error) = read_bounded_body(&mut req, max_body_bytes).await {
             return error.into_response();
         }
-        let cookie = super::refresh_cookie::fill_request(state, &route_of_request, &mut req).await;
+        let cookie = super::refresh_cookie::fill_request(state, route, &mut req).await;
         if state.rate_limiter.config.enabled {
             let limited = super::rate_limit::limited_request(state, &mut req, client_ip).await;
             if let Err(error) = crate::flows::rate_limit::check(state, &limited).await {
@@ -87,12 +86,12 @@ pub async fn with_request_context<E: Endpoint>(
             Ok(response) => response.into_response(),
             Err(error) => error_response(error),
         };
-        super::refresh_cookie::rewrite_response(state, &route_of_request, cookie, response).await
+        super::refresh_cookie::rewrite_response(state, route, cookie, response).await
     })
     .instrument(span.clone())
     .await;
     let mut response = super::observe::conceal(state, response).await;
-    super::observe::record(state, &route, &method, response.status(), started.elapsed().as_secs_f64());
+    super::observe::record(state, route, method.as_str(), response.status(), started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

@@ -53,8 +53,7 @@ fn outcome(status: StatusCode) -> &'static str {
 /// Counts and times one answered request.
 pub fn record(state: &AppState, route: &str, method: &str, status: StatusCode, seconds: f64) {
     let metrics = &state.metrics;
-    let code = status.as_u16().to_string();
-    metrics.http_requests.with_label_values(&[route, method, code.as_str()]).inc();
+    metrics.http_requests.with_label_values(&[route, method, status.as_str()]).inc();
     metrics.http_duration.with_label_values(&[route, method]).observe(seconds);
     let completes_sign_in = method == "POST" || route.ends_with("/callback");
     if let Some((_, sign_in)) = SIGN_IN_ROUTES.iter().find(|(path, _)| *path == route).filter(|_| completes_sign_in) {

@@ -108,6 +108,9 @@ pub struct AllowedMethods {
     routes: Vec<(Vec<String>, String)>,
     /// The documented path template of each entry of `routes`, without the prefix (metric labels).
     templates: Vec<String>,
+    /// The entries without parameters, by their path's segments joined with `/`: every request looks its
+    /// path up here first, so the common case costs one hash lookup.
+    exact: std::collections::HashMap<String, usize>,
 }
 
 impl AllowedMethods {
@@ -130,7 +133,14 @@ impl AllowedMethods {
             routes.push((segments(&format!("{prefix}{path}")), methods.join(", ")));
             templates.push(path);
         }
-        AllowedMethods { routes, templates }
+        let exact = routes
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, (pattern, _))| !pattern.iter().any(|segment| is_parameter(segment)))
+            .map(|(index, (pattern, _))| (pattern.join("/"), index))
+            .collect();
+        AllowedMethods { routes, templates, exact }
     }
 
     /// The `Allow` value for a request path, if a documented path matches it.
@@ -145,18 +155,24 @@ impl AllowedMethods {
 
     /// The first route whose pattern matches, preferring one without parameters.
     fn position(&self, path: &str) -> Option<usize> {
-        let requested = segments(path);
-        let matches = |exact: bool| {
-            self.routes.iter().position(|(pattern, _)| {
-                pattern.len() == requested.len()
-                    && pattern
-                        .iter()
-                        .zip(&requested)
-                        .all(|(p, r)| p == r || (!exact && p.starts_with('{') && p.ends_with('}')))
-            })
+        let requested = || path.split('/').filter(|segment| !segment.is_empty());
+        let joined = path.trim_matches('/');
+        let exact = if joined.contains("//") {
+            self.exact.get(&requested().collect::<Vec<_>>().join("/"))
+        } else {
+            self.exact.get(joined)
         };
-        matches(true).or_else(|| matches(false))
+        exact.copied().or_else(|| {
+            self.routes.iter().position(|(pattern, _)| {
+                pattern.len() == requested().count()
+                    && pattern.iter().zip(requested()).all(|(p, r)| p == r || is_parameter(p))
+            })
+        })
     }
+}
+
+fn is_parameter(segment: &str) -> bool {
+    segment.starts_with('{') && segment.ends_with('}')
 }
 
 fn segments(path: &str) -> Vec<String> {
