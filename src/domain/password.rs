@@ -1,7 +1,8 @@
 //! Password hashing. New hashes are argon2id (OWASP parameters by default); bcrypt hashes written by nhost
-//! (`$2a$`, `$2b$`, `$2y$`) are verified and flagged for re-hashing. Hashing runs on the blocking pool with
-//! bounded concurrency so a burst of sign-ins cannot starve the async workers. When there is no stored hash
-//! (unknown email), a dummy hash is verified instead so the response time does not reveal it.
+//! (`$2a$`, `$2b$`, `$2y$`) are verified and flagged for re-hashing. Hashing runs on threads of its own, as
+//! many as hashes may run at once, at a lower scheduling priority than the request threads, so a burst of
+//! sign-ins cannot starve the async workers. When there is no stored hash (unknown email), a dummy hash is
+//! verified instead so the response time does not reveal it.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -25,7 +26,7 @@ pub const HASH_PARALLELISM: Setting = Setting::new("AUTH_PASSWORD_HASH_PARALLELI
 pub const HASH_CONCURRENCY: Setting = Setting::new(
     "AUTH_PASSWORD_HASH_CONCURRENCY",
     Some("<CPU count>"),
-    "password hashes computed at once, on the blocking pool",
+    "password hashes computed at once, each on a hashing thread",
 );
 
 pub const SETTINGS: &[&Setting] =
@@ -38,7 +39,7 @@ pub struct PasswordConfig {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
-    /// How many hashes may run at once on the blocking pool.
+    /// How many hashes may run at once (one hashing thread each).
     pub max_concurrent_hashes: usize,
 }
 
@@ -133,11 +134,53 @@ impl BlockPool {
     }
 }
 
+/// A unit of hashing work, run on a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How much lower than the request threads the hashing threads are scheduled (Linux nice value). When
+/// sign-ins keep every core busy, the webhook and every other request still run first; hashes take what
+/// is left.
+const HASHING_NICENESS: i32 = 10;
+
+/// Starts `count` threads that run hashing jobs until every sender is gone.
+fn start_hashing_threads(count: usize) -> Result<std::sync::mpsc::Sender<Job>, AuthError> {
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    for index in 0..count {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("hauth-hash-{index}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    let job = match queue.lock().map(|queue| queue.recv()) {
+                        Ok(Ok(job)) => job,
+                        _ => return,
+                    };
+                    // A panic fails that one hash (its caller sees the reply dropped), not the thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
+            .map_err(|e| AuthError::internal(format!("cannot start a password hashing thread: {e}")))?;
+    }
+    Ok(jobs)
+}
+
+/// Lowers the calling thread's scheduling priority (Linux applies a nice value to one thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS) {
+        tracing::debug!(%error, "password hashing runs at the normal priority");
+    }
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     pool: Arc<BlockPool>,
+    /// One permit per hashing thread: a caller waits here (cancellably) until a thread is free.
     permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
     /// Password checks run so far, real or against the dummy hash (for metrics, and to show that an unknown
     /// email costs the same check as a known one).
@@ -218,30 +261,44 @@ impl PasswordHasher {
         let mut blocks = pool.take();
         let dummy_hash = hash_blocking(&params, "hauth-dummy-password-for-constant-time", &mut blocks)?;
         drop(blocks);
+        let threads = config.max_concurrent_hashes.max(1);
         Ok(PasswordHasher {
             params,
             pool,
-            permits: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs: start_hashing_threads(threads)?,
             dummy_hash: dummy_hash.into(),
             verifications: Arc::new(AtomicU64::new(0)),
         })
     }
 
+    /// Runs `work` on a hashing thread with a working-memory buffer from the pool. The permit travels with
+    /// the job, so no more jobs are queued than there are threads; a job whose caller has gone is skipped.
     async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Params, &mut [Block]) -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        let _permit = self.permits.acquire().await.map_err(|_| AuthError::internal("password hashing pool closed"))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuthError::internal("password hashing pool closed"))?;
         let params = self.params.clone();
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _permit = permit;
+            if reply.is_closed() {
+                return;
+            }
             let mut blocks = pool.take();
             let result = work(&params, &mut blocks);
             pool.give_back(blocks);
-            result
-        })
-        .await
-        .map_err(|e| AuthError::internal(format!("password hashing task failed: {e}")))
+            let _ = reply.send(result);
+        });
+        self.jobs.send(job).map_err(|_| AuthError::internal("the password hashing threads have stopped"))?;
+        answer.await.map_err(|_| AuthError::internal("password hashing failed"))
     }
 
     /// How many password checks have run.
