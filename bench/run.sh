@@ -168,7 +168,10 @@ pgbench_rate() { # <script> [-D var=value]…
 }
 load "$CONNECTIONS" "$DURATION" "$URL/user" "" "$BEARER"
 USER_RATE=$WRK_RATE USER_P99=$WRK_P99
-PG_SELECT=$(pgbench_rate bench/pgbench/select-user.sql -D uid="$USER_ID")
+# The statement itself, with pgbench's variable for its parameter.
+sed 's/\$1/:uid/' src/db/sql/users/select_user_by_id.sql >"$WORK/select-user.sql"
+echo ';' >>"$WORK/select-user.sql"
+PG_SELECT=$(pgbench_rate "$WORK/select-user.sql" -D uid="$USER_ID")
 row "GET /user" "$USER_RATE req/s, p99 $USER_P99 ms, $WRK_CPU µs CPU/req" "pgbench, the same SELECT: $PG_SELECT tps" \
   "$(share "$USER_RATE" "$PG_SELECT")"
 
@@ -177,7 +180,17 @@ BENCH_TOKENS="$WORK/tokens.txt" BENCH_WRK_THREADS=2 \
   load "$CONNECTIONS" "$DURATION" "$URL/token" bench/wrk/rotate.lua
 ROTATE_RATE=$WRK_RATE ROTATE_P99=$WRK_P99 ROTATE_CPU=$WRK_CPU
 PG_ROTATE=$(pgbench_rate bench/pgbench/rotate-shape.sql -D tokens="$TOKENS" -D uid="$USER_ID")
-PG_HAUTH_ROTATE=$(pgbench_rate bench/pgbench/rotate-hauth.sql -D first="$WRK_TOKENS" -D clients="$POOL" -D k=0)
+# hauth's rotation statement in a transaction, its parameters as hauth fills them, on tokens no other run
+# used (client c of C takes tokens first + 1 + c + k*C, k = 0, 1, …).
+{
+  printf '\\set n :first + 1 + :client_id + :k * :clients\n\\set k :k + 1\nbegin;\n'
+  sed -e "s/\\\$1/'\\\\x' || encode(sha256(md5('bench' || :n)::uuid::text::bytea), 'hex')/g" \
+    -e 's/\$2/now()/g' -e "s/\\\$3/'\\\\x00'::bytea/g" -e 's/\$4/gen_random_uuid()/g' \
+    -e "s/\\\$5/'\\\\x' || md5(random()::text)/g" -e 's/\$6::bigint/null::bigint/g' -e 's/\$6/null::bigint/g' \
+    -e "s/\\\$7/now() + interval '30 days'/g" src/db/sql/refresh_tokens/rotate_refresh_token.sql
+  printf ';\ncommit;\n'
+} >"$WORK/rotate-hauth.sql"
+PG_HAUTH_ROTATE=$(pgbench_rate "$WORK/rotate-hauth.sql" -D first="$WRK_TOKENS" -D clients="$POOL" -D k=0)
 row "POST /token (rotation)" "$ROTATE_RATE req/s, p99 $ROTATE_P99 ms, $ROTATE_CPU µs CPU/req" \
   "pgbench UPDATE + INSERT in one transaction: $PG_ROTATE tps; hauth's statements: $PG_HAUTH_ROTATE tps" \
   "$(share "$ROTATE_RATE" "$PG_ROTATE") / $(share "$ROTATE_RATE" "$PG_HAUTH_ROTATE")"

@@ -301,21 +301,9 @@ async fn mint_refresh_token(
     Ok((refresh_token, id, family_id))
 }
 
-/// The session handed to the client: a fresh access token for `user` in `family_id`, with the refresh token.
+/// The session handed to the client: a fresh access token for `user` (already recorded as seen) in
+/// `family_id`, with the refresh token.
 async fn session_for(
-    state: &AppState,
-    client: &impl GenericClient,
-    user: User,
-    family_id: Uuid,
-    refresh_token: RefreshToken,
-    refresh_token_id: Uuid,
-) -> Result<Session, AuthError> {
-    db::users::update_last_seen(client, user.id, state.clock.now()).await?;
-    issue_session(state, client, user, family_id, refresh_token, refresh_token_id).await
-}
-
-/// The session's access token for a user already recorded as seen.
-async fn issue_session(
     state: &AppState,
     client: &impl GenericClient,
     user: User,
@@ -333,6 +321,7 @@ async fn issue_session(
 async fn start(state: &AppState, client: &impl GenericClient, user: User) -> Result<Session, AuthError> {
     let lineage = Lineage { family_id: None, parent_id: None, signed_in_at: state.clock.now() };
     let (refresh_token, id, family_id) = mint_refresh_token(state, client, user.id, lineage).await?;
+    db::users::update_last_seen(client, user.id, state.clock.now()).await?;
     session_for(state, client, user, family_id, refresh_token, id).await
 }
 
@@ -366,7 +355,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
     if let Some(rotated) = db::refresh_tokens::rotate_refresh_token(&transaction, &rotation).await? {
         check_account(state, &rotated.user)?;
         let session =
-            issue_session(state, &transaction, rotated.user, rotated.family_id, child, rotated.child_id).await?;
+            session_for(state, &transaction, rotated.user, rotated.family_id, child, rotated.child_id).await?;
         db::commit(transaction).await?;
         return Ok(session);
     }
@@ -419,6 +408,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> Result<Session, AuthE
     let user =
         db::users::select_user_by_id(&transaction, stored.user_id).await?.ok_or(AuthError::InvalidRefreshToken)?;
     check_account(state, &user)?;
+    db::users::update_last_seen(&transaction, user.id, now).await?;
     let session = session_for(state, &transaction, user, stored.family_id, child, child_id).await?;
     db::commit(transaction).await?;
     Ok(session)
