@@ -51,9 +51,14 @@ tokio::task_local! {
     static REQUEST: RequestInfo;
 }
 
-/// Runs `work` as part of `request`: logs, errors and audit rows inside it can name the request.
-pub async fn with_request<F: std::future::Future>(request: RequestInfo, work: F) -> F::Output {
-    REQUEST.scope(request, work).await
+/// Runs `work` as part of `request`: logs, errors and audit rows inside it can name the request. A plain
+/// function, not an `async fn`: that would hold `work` twice (as its argument and inside the scope), and
+/// every request's future would be twice the size to move.
+pub fn with_request<F: std::future::Future>(
+    request: RequestInfo,
+    work: F,
+) -> impl std::future::Future<Output = F::Output> {
+    REQUEST.scope(request, work)
 }
 
 /// The request being served (empty outside a request).
