@@ -144,6 +144,51 @@ async fn alg_none_wrong_key_and_tampered_tokens_are_refused() {
     }
 }
 
+/// Signs `claims` with the test service's own HS256 key and `kid`, as a token that only its claims can spoil.
+fn signed_with_our_key(kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_secret(HS256_KEY.as_bytes())).unwrap()
+}
+
+#[tokio::test]
+async fn correctly_signed_tokens_with_a_foreign_issuer_audience_or_shape_are_refused() {
+    let app = TestApp::spawn_with(&[("AUTH_JWT_AUDIENCE", "my-app")]).await;
+    let token = app.signed_up_session("claims@example.com").await["accessToken"].as_str().unwrap().to_string();
+    let parts: Vec<&str> = token.split('.').collect();
+    let kid = decode_part(parts[0])["kid"].as_str().unwrap().to_string();
+    let claims = decode_part(parts[1]);
+    let with = |key: &str, value: Value| {
+        let mut changed = claims.clone();
+        match value {
+            Value::Null => changed.as_object_mut().unwrap().remove(key),
+            value => changed.as_object_mut().unwrap().insert(key.to_string(), value),
+        };
+        signed_with_our_key(&kid, &changed)
+    };
+    // The re-signed original and a list of audiences naming ours are accepted: only the change below spoils each.
+    for good in [with("aud", json!("my-app")), with("aud", json!(["other-app", "my-app"]))] {
+        assert_eq!(app.get("/hasura/webhook", Some(&good)).await.status, StatusCode::OK, "{good}");
+    }
+    let now = app.clock.now().timestamp();
+    let refused = [
+        ("another issuer", with("iss", json!("someone-else"))),
+        ("no issuer", with("iss", Value::Null)),
+        ("another audience", with("aud", json!("other-app"))),
+        ("no audience", with("aud", Value::Null)),
+        ("no subject", with("sub", Value::Null)),
+        ("expired", with("exp", json!(now - 1))),
+        ("not yet valid", with("nbf", json!(now + 600))),
+        ("a fourth part", format!("{token}.{}", parts[2])),
+        ("two parts", format!("{}.{}", parts[0], parts[1])),
+    ];
+    for (what, bad) in refused {
+        let reply = app.get("/hasura/webhook", Some(&bad)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {}", reply.text);
+        assert_eq!(app.post("/token/verify", json!({"token": bad})).await.status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+}
+
 #[tokio::test]
 async fn published_keys_are_in_the_jwks_and_still_verify_during_a_rotation() {
     // The service used to sign with the "next" pair; now it signs with the current one and still publishes
