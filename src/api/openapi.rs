@@ -163,9 +163,9 @@ impl AllowedMethods {
             self.exact.get(joined)
         };
         exact.copied().or_else(|| {
+            let length = requested().count();
             self.routes.iter().position(|(pattern, _)| {
-                pattern.len() == requested().count()
-                    && pattern.iter().zip(requested()).all(|(p, r)| p == r || is_parameter(p))
+                pattern.len() == length && pattern.iter().zip(requested()).all(|(p, r)| p == r || is_parameter(p))
             })
         })
     }
